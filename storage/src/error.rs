@@ -1,0 +1,81 @@
+//! What storage calls can fail with. These errors know nothing of HTTP; the API server
+//! translates them to Kubernetes statuses in one place.
+
+use crate::{KeyValue, Revision};
+
+/// A storage failure, with what the caller should do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The key does not exist. Callers report NotFound (404).
+    #[error("key {key:?} not found")]
+    NotFound { key: String },
+
+    /// A create found the key already there. Callers report AlreadyExists (409).
+    #[error("key {key:?} already exists")]
+    AlreadyExists { key: String },
+
+    /// A compare-and-swap lost: the key changed since `expected`. Callers re-read (or use
+    /// `current`, when present) and retry, or report Conflict (409).
+    #[error("key {key:?} was modified: expected revision {expected}, found {}", current.as_ref().map(|kv| kv.mod_revision.to_string()).unwrap_or_else(|| "none".into()))]
+    Conflict {
+        key: String,
+        expected: Revision,
+        /// The value that won, when the backend returned it with the failed swap.
+        current: Option<Box<KeyValue>>,
+    },
+
+    /// The requested revision is no longer retained (compacted, or past the history window).
+    /// Callers re-list from the latest revision; the API reports Expired/Gone (410).
+    #[error("revision {requested} has been compacted (oldest retained: {oldest})")]
+    Expired {
+        requested: Revision,
+        oldest: Revision,
+    },
+
+    /// The requested revision is newer than anything the store has seen yet. Callers may wait
+    /// and retry; the API reports it as a timeout (504 "Too large resource version").
+    #[error("revision {requested} is newer than the store's current revision {current}")]
+    RevisionTooLarge {
+        requested: Revision,
+        current: Revision,
+    },
+
+    /// The value exceeds [`crate::MAX_VALUE_BYTES`]; nothing was written. Callers report
+    /// RequestEntityTooLarge (413).
+    #[error("value for key {key:?} is {size} bytes, over the limit of {limit} bytes")]
+    ValueTooLarge {
+        key: String,
+        size: usize,
+        limit: usize,
+    },
+
+    /// A continue token that this store did not issue or cannot parse. Callers report
+    /// BadRequest (400).
+    #[error("invalid continue token: {reason}")]
+    InvalidContinue { reason: String },
+
+    /// Stored bytes could not be read back. Callers report an internal error (500); the data
+    /// needs an operator's attention.
+    #[error("stored data for {key:?} is corrupt: {reason}")]
+    Corrupt { key: String, reason: String },
+
+    /// The backend did not answer within its deadline or refused the connection. Callers may
+    /// retry later; the API reports ServiceUnavailable (503) or a timeout (504).
+    #[error("storage unavailable: {reason}")]
+    Unavailable { reason: String },
+
+    /// Any other backend failure (a bug or an unexpected backend answer). Callers report an
+    /// internal error (500) without echoing the reason to clients.
+    #[error("storage internal error: {0}")]
+    Internal(String),
+}
+
+impl StorageError {
+    /// True for errors where retrying the same call later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StorageError::Unavailable { .. } | StorageError::RevisionTooLarge { .. }
+        )
+    }
+}
