@@ -9,6 +9,7 @@
 //! Every backend passes one conformance suite (`tests/conformance*.rs`), which exercises the
 //! contract written on [`Storage`].
 
+pub mod cache;
 pub mod continue_token;
 pub mod envelope;
 pub mod error;
