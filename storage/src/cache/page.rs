@@ -42,7 +42,7 @@ pub(crate) fn read_page(state: &ResourceState, request: &PageRequest<'_>) -> Lis
     ListPage {
         items,
         revision: request.at,
-        remaining: continue_token.as_ref().map(|_| remaining),
+        remaining: Some(remaining),
         continue_token,
     }
 }
@@ -195,11 +195,10 @@ mod tests {
                 },
             );
             seen.extend(keys_and_values(&page));
+            assert_eq!(page.remaining, Some(3 - seen.len() as u64));
             let Some(token) = page.continue_token else {
-                assert_eq!(page.remaining, None);
                 break;
             };
-            assert_eq!(page.remaining, Some(3 - seen.len() as u64));
             let next = continue_token::decode("/g/p/", &token).unwrap();
             assert_eq!(next.revision, 4);
             start = next.start_key;

@@ -2,6 +2,7 @@
 //! prefixes from memory and passes everything else to the backend.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -42,6 +43,11 @@ pub struct CacheStats {
     pub history_events: usize,
     pub revision: Revision,
     pub ready: bool,
+    /// Gets and lists under cached prefixes answered from memory, since the cache started.
+    pub memory_reads: u64,
+    /// Gets and lists under cached prefixes the backend answered (cache not ready or not
+    /// fresh enough in time, or a revision outside the cache's history).
+    pub fallback_reads: u64,
 }
 
 /// What the cache's handle, its feed and its readers share.
@@ -53,6 +59,8 @@ pub(crate) struct Shared {
     pub revision: watch::Sender<Revision>,
     /// True while the feed is following the backend (see [`feed`]).
     pub ready: watch::Sender<bool>,
+    pub memory_reads: AtomicU64,
+    pub fallback_reads: AtomicU64,
 }
 
 impl Shared {
@@ -63,6 +71,15 @@ impl Shared {
     pub fn set_ready(&self, ready: bool) {
         self.ready
             .send_if_modified(|now| std::mem::replace(now, ready) != ready);
+    }
+
+    fn count(&self, from_memory: bool) {
+        let counter = if from_memory {
+            &self.memory_reads
+        } else {
+            &self.fallback_reads
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records that every change up to `revision` has been applied.
@@ -149,6 +166,8 @@ impl WatchCache {
             options,
             revision: watch::Sender::new(0),
             ready: watch::Sender::new(false),
+            memory_reads: AtomicU64::new(0),
+            fallback_reads: AtomicU64::new(0),
         });
         let feed = tokio::spawn(feed::run(shared.clone())).abort_handle();
         Ok(WatchCache { shared, feed })
@@ -202,6 +221,8 @@ impl WatchCache {
         let mut stats = CacheStats {
             revision: self.revision(),
             ready: self.is_ready(),
+            memory_reads: self.shared.memory_reads.load(Ordering::Relaxed),
+            fallback_reads: self.shared.fallback_reads.load(Ordering::Relaxed),
             ..CacheStats::default()
         };
         for resource in &self.shared.resources {
@@ -223,6 +244,7 @@ impl WatchCache {
             return self.shared.backend.get(key).await;
         };
         if !self.fresh_enough(freshness).await? {
+            self.shared.count(false);
             return self.shared.backend.get(key).await;
         }
         let found = {
@@ -234,6 +256,7 @@ impl WatchCache {
                     .map(|(key, object)| object.to_key_value(key))
             })
         };
+        self.shared.count(found.is_some());
         match found {
             Some(Some(kv)) => Ok(kv),
             Some(None) => Err(StorageError::NotFound { key: key.into() }),
@@ -271,6 +294,7 @@ impl WatchCache {
             }
             None => self.latest_page(resource, prefix, limit, freshness).await?,
         };
+        self.shared.count(served.is_some());
         match served {
             Some(page) => Ok(page),
             None => self.shared.backend.list(prefix, options).await,
