@@ -1,0 +1,189 @@
+//! A real etcd (Debian's `/usr/bin/etcd`) on loopback ports, in a temp dir of its own.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let mut etcd = prepull_testbed::Etcd::start().await?;
+//! let endpoint = etcd.endpoint(); // "http://127.0.0.1:<port>"
+//! etcd.stop().await?;             // "etcd is down" from here on
+//! etcd.start_again().await?;      // same data dir and ports: durability tests
+//! # Ok(()) }
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tempfile::TempDir;
+use tokio::process::Command;
+use tokio::time::Instant;
+
+use crate::http_probe::http_get;
+use crate::ports::free_loopback_port;
+use crate::service_process::{ServiceProcess, print_log_if_panicking, read_log};
+
+/// Where Debian's `etcd-server` package installs etcd.
+pub const ETCD_BINARY: &str = "/usr/bin/etcd";
+
+/// How long etcd may take to answer `/health` after it was spawned.
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// Deadline of one `/health` request.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often a fresh pair of ports is tried when another process took one meanwhile.
+const PORT_CLASH_ATTEMPTS: usize = 3;
+
+/// A running etcd member; killed when dropped (its log is printed then if the test panics),
+/// its temp dir removed.
+#[derive(Debug)]
+pub struct Etcd {
+    process: Option<ServiceProcess>,
+    client_port: u16,
+    peer_port: u16,
+    // Declared last so it is removed after the process was killed.
+    dir: TempDir,
+}
+
+impl Etcd {
+    /// Starts etcd in a fresh temp dir on free loopback client and peer ports and waits (at most
+    /// 20 s) until it answers `GET /health`.
+    ///
+    /// The error says how to install etcd when the binary is missing, and carries etcd's log
+    /// when it did not become healthy.
+    pub async fn start() -> anyhow::Result<Etcd> {
+        if !Path::new(ETCD_BINARY).is_file() {
+            bail!("{ETCD_BINARY} not found: install it with `apt-get install -y etcd-server`");
+        }
+        let mut last_error = None;
+        for _ in 0..PORT_CLASH_ATTEMPTS {
+            let mut etcd = Etcd {
+                process: None,
+                client_port: free_loopback_port()?,
+                peer_port: free_loopback_port()?,
+                dir: tempfile::Builder::new().prefix("prepull-etcd-").tempdir()?,
+            };
+            match etcd.spawn_and_wait().await {
+                Ok(()) => return Ok(etcd),
+                Err(error) if etcd.logs().contains("address already in use") => {
+                    last_error = Some(error)
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Err(last_error.expect("at least one attempt ran")).context("etcd kept hitting taken ports")
+    }
+
+    /// The client URL, `http://127.0.0.1:<port>`; stays the same across [`Etcd::start_again`].
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    /// The client port alone.
+    pub fn client_port(&self) -> u16 {
+        self.client_port
+    }
+
+    /// etcd's `--data-dir`; survives [`Etcd::stop`], removed on drop.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The file collecting etcd's stdout and stderr over all its runs.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("etcd.log")
+    }
+
+    /// Everything etcd logged so far (empty when nothing could be read).
+    pub fn logs(&self) -> String {
+        read_log(&self.log_path())
+    }
+
+    /// Whether the process is currently running (it was started and has not exited).
+    pub fn is_running(&mut self) -> bool {
+        self.process
+            .as_mut()
+            .is_some_and(|process| matches!(process.exit_status(), Ok(None)))
+    }
+
+    /// Kills etcd (SIGKILL: no graceful shutdown, like a crash) and waits for it to exit.
+    /// The data dir and ports are kept for [`Etcd::start_again`]. Does nothing when stopped.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(process) = self.process.take() {
+            process.kill().await.context("stopping etcd")?;
+        }
+        Ok(())
+    }
+
+    /// Starts etcd again on the same data dir and ports and waits until it is healthy.
+    /// Stops the running process first, if any.
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        self.stop().await?;
+        // The kernel may still hold the ports briefly; a clash then shows up in the log.
+        let mut last_error = None;
+        for _ in 0..PORT_CLASH_ATTEMPTS {
+            match self.spawn_and_wait().await {
+                Ok(()) => return Ok(()),
+                Err(error) => last_error = Some(error),
+            }
+            self.stop().await?;
+        }
+        Err(last_error.expect("at least one attempt ran"))
+    }
+
+    async fn spawn_and_wait(&mut self) -> anyhow::Result<()> {
+        let client_url = self.endpoint();
+        let peer_url = format!("http://127.0.0.1:{}", self.peer_port);
+        let mut command = Command::new(ETCD_BINARY);
+        command
+            .arg("--name=prepull-test")
+            .arg(format!("--data-dir={}", self.data_dir().display()))
+            .arg(format!("--listen-client-urls={client_url}"))
+            .arg(format!("--advertise-client-urls={client_url}"))
+            .arg(format!("--listen-peer-urls={peer_url}"))
+            .arg(format!("--initial-advertise-peer-urls={peer_url}"))
+            .arg(format!("--initial-cluster=prepull-test={peer_url}"))
+            .arg("--logger=zap")
+            .arg("--log-outputs=stderr");
+        self.process = Some(ServiceProcess::spawn(command, &self.log_path())?);
+        self.wait_until_healthy().await
+    }
+
+    async fn wait_until_healthy(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let mut last_problem = String::from("no answer yet");
+        while Instant::now() < deadline {
+            if let Some(process) = self.process.as_mut()
+                && let Some(status) = process.exit_status()?
+            {
+                bail!(
+                    "etcd exited ({status}) before it became healthy; its log:\n{}",
+                    self.logs()
+                );
+            }
+            match probe_health(self.client_port).await {
+                Ok(()) => return Ok(()),
+                Err(problem) => last_problem = format!("{problem:#}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.stop().await?;
+        bail!(
+            "etcd did not become healthy within {READY_TIMEOUT:?} ({last_problem}); its log:\n{}",
+            self.logs()
+        )
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        print_log_if_panicking("etcd", &self.log_path());
+    }
+}
+
+/// One `GET /health`; Ok when etcd reports itself healthy.
+async fn probe_health(port: u16) -> anyhow::Result<()> {
+    let answer = http_get(port, "/health", PROBE_TIMEOUT).await?;
+    if answer.status == 200 && answer.body.contains(r#""health":"true""#) {
+        Ok(())
+    } else {
+        bail!("unhealthy answer {}: {}", answer.status, answer.body.trim())
+    }
+}
