@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::watch;
-use tokio::task::AbortHandle;
+use tokio::task::JoinHandle;
 
 use super::feed;
 use super::options::{CacheConfigError, CacheOptions};
@@ -115,7 +115,7 @@ impl Shared {
 /// [`StorageError::Unavailable`].
 pub struct WatchCache {
     shared: Arc<Shared>,
-    feed: AbortHandle,
+    feed: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for WatchCache {
@@ -169,8 +169,17 @@ impl WatchCache {
             memory_reads: AtomicU64::new(0),
             fallback_reads: AtomicU64::new(0),
         });
-        let feed = tokio::spawn(feed::run(shared.clone())).abort_handle();
+        let feed = tokio::spawn(feed::run(shared.clone()));
         Ok(WatchCache { shared, feed })
+    }
+
+    /// Stops the feed and waits until it has let go of the upstream watch; watches the cache
+    /// serves end with [`StorageError::Unavailable`]. Dropping the cache does the same without
+    /// waiting.
+    pub async fn stop(mut self) {
+        self.feed.abort();
+        // The feed only ends by being aborted; its result says nothing more.
+        let _ = (&mut self.feed).await;
     }
 
     /// The backend this cache reads from and writes to.
