@@ -469,14 +469,26 @@ mod tests {
     #[test]
     fn every_kind_has_its_cause_reason_and_text() {
         let table = [
-            (FieldErrorType::Required, "FieldValueRequired", "Required value"),
-            (FieldErrorType::Invalid, "FieldValueInvalid", "Invalid value"),
+            (
+                FieldErrorType::Required,
+                "FieldValueRequired",
+                "Required value",
+            ),
+            (
+                FieldErrorType::Invalid,
+                "FieldValueInvalid",
+                "Invalid value",
+            ),
             (
                 FieldErrorType::NotSupported,
                 "FieldValueNotSupported",
                 "Unsupported value",
             ),
-            (FieldErrorType::Forbidden, "FieldValueForbidden", "Forbidden"),
+            (
+                FieldErrorType::Forbidden,
+                "FieldValueForbidden",
+                "Forbidden",
+            ),
             (
                 FieldErrorType::Duplicate,
                 "FieldValueDuplicate",
