@@ -285,7 +285,14 @@ fn render_value(value: &Value) -> String {
         Value::String(s) => go_quote(s),
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
-        other => other.to_string(),
+        // Go's json.Marshal escapes HTML-sensitive characters; they only occur inside strings.
+        other => other
+            .to_string()
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026")
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029"),
     }
 }
 
@@ -404,6 +411,15 @@ mod tests {
         );
         let err = FieldError::invalid(&spec().child("image"), "a\"b", "bad");
         assert_eq!(err.message(), r#"spec.image: Invalid value: "a\"b": bad"#);
+    }
+
+    #[test]
+    fn object_values_escape_html_characters_like_go_json() {
+        let err = FieldError::invalid(&spec().child("x"), json!(["a<b>&c"]), "bad");
+        assert_eq!(
+            err.message(),
+            r#"spec.x: Invalid value: ["a\u003cb\u003e\u0026c"]: bad"#
+        );
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! finalizers), as kube-apiserver validates it for custom resources.
 //!
 //! Messages follow `k8s.io/apimachinery` v0.34 (`pkg/api/validation`) word for word, because
-//! clients display them unchanged. The name-format primitives live in [`formats`] and are
-//! re-exported here.
+//! clients display them unchanged. The name-format primitives (`is_dns1123_subdomain`, ...)
+//! live in the private `formats` submodule and are re-exported here.
 
 mod formats;
 
