@@ -7,6 +7,7 @@
 //! `pkg/labels`, `pkg/fields`).
 
 mod field_query;
+mod parser;
 mod query;
 
 use std::collections::BTreeMap;
@@ -14,7 +15,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 
 pub use field_query::{FieldOperator, FieldQuery, FieldRequirement, parse_field_query};
-pub use query::{LabelOperator, LabelQuery, LabelRequirement, parse_label_query};
+pub use parser::parse_label_query;
+pub use query::{LabelOperator, LabelQuery, LabelRequirement};
 
 use crate::field_error::{FieldError, FieldPath};
 use crate::object_meta::{is_valid_label_value, validate_label_name, validate_labels};
