@@ -19,6 +19,8 @@ pub mod label_selector;
 pub mod object_meta;
 pub mod reference;
 
+pub mod columns;
+pub mod defaults;
 pub mod group;
 pub mod image_list_pull_job;
 pub mod image_pull_job;
@@ -27,6 +29,8 @@ pub mod job_template;
 pub mod node_image;
 pub mod schema;
 pub mod strict;
+pub mod validation;
+pub mod versions;
 
 pub use group::{ApiVersion, GROUP, Kind, KindInfo, KruiseResource, VERSIONS};
 pub use image_list_pull_job::{

@@ -40,10 +40,11 @@ pub(crate) fn build_components(version: ApiVersion) -> Map<String, Value> {
             ),
         };
         let mut object = finish_kind(object, kind, version, false);
-        if kind == Kind::NodeImage && version == ApiVersion::V1alpha1 {
-            if let Some(Value::Object(props)) = object.pointer_mut(NODE_IMAGE_SECRET_MODE) {
-                props.remove("mode");
-            }
+        if kind == Kind::NodeImage
+            && version == ApiVersion::V1alpha1
+            && let Some(Value::Object(props)) = object.pointer_mut(NODE_IMAGE_SECRET_MODE)
+        {
+            props.remove("mode");
         }
         components.insert(definition_name(kind, version), object);
         components.insert(
