@@ -106,22 +106,3 @@ fn to_v2_refs(schema: &mut Value) {
         _ => {}
     }
 }
-
-#[cfg(test)]
-mod scratch {
-    #[test]
-    fn dump() {
-        let c = super::components(crate::ApiVersion::V1alpha1, super::RefStyle::OpenApiV3);
-        std::fs::write(
-            "/tmp/components_v1alpha1.json",
-            serde_json::to_string_pretty(&c).unwrap(),
-        )
-        .unwrap();
-        let c = super::components(crate::ApiVersion::V1beta1, super::RefStyle::OpenApiV2);
-        std::fs::write(
-            "/tmp/components_v1beta1_v2.json",
-            serde_json::to_string_pretty(&c).unwrap(),
-        )
-        .unwrap();
-    }
-}
