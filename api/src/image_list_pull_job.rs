@@ -1,6 +1,9 @@
 //! ImageListPullJob: pull several images on a set of nodes (namespaced), through one child
 //! ImagePullJob per image.
 
+// Field docs are also the OpenAPI descriptions kubectl prints; Kubernetes writes URLs bare there.
+#![allow(rustdoc::bare_urls)]
+
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta, Time};
 use schemars::JsonSchema;

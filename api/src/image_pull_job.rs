@@ -1,5 +1,8 @@
 //! ImagePullJob: pull one image on a set of nodes (namespaced).
 
+// Field docs are also the OpenAPI descriptions kubectl prints; Kubernetes writes URLs bare there.
+#![allow(rustdoc::bare_urls)]
+
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta, Time};
 use schemars::JsonSchema;

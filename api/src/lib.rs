@@ -8,7 +8,7 @@
 //! [`validation`], then [`columns`] for `kubectl get` tables.
 //!
 //! Building blocks shared with other Kubernetes-style APIs: [`field_error`] (422 field
-//! errors and paths), [`object_meta`] and [`label_selector`] validation, and [`reference`]
+//! errors and paths), [`object_meta`] and [`label_selector`] validation, and [`reference`](mod@reference)
 //! (docker image references).
 
 mod go_json;

@@ -1,6 +1,9 @@
 //! NodeImage: the images one node should hold and how their pulls went (cluster-scoped, one
 //! per Node, same name and labels as the Node).
 
+// Field docs are also the OpenAPI descriptions kubectl prints; Kubernetes writes URLs bare there.
+#![allow(rustdoc::bare_urls)]
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::ClusterResourceScope;
