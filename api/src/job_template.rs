@@ -142,7 +142,7 @@ pub struct CompletionPolicy {
     pub type_: Option<CompletionPolicyType>,
 
     /// Seconds after the job started at which it is stopped and marked failed. Only with type
-    /// Always; must be positive and at least pullPolicy.timeoutSeconds. No default.
+    /// Always; must be positive and greater than pullPolicy.timeoutSeconds. No default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_deadline_seconds: Option<i64>,
 
