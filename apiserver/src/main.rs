@@ -1,17 +1,10 @@
-//! `prepull-apiserver`: serves the apps.kruise.io image pre-download kinds.
-//!
-//! Startup is a pipeline: [`options::Options`] (the command line) -> [`config::Config`]
-//! (validated; a bad configuration exits with 64 before anything binds) -> [`run`].
+//! The `prepull-apiserver` binary: parse options, validate them into a config (a bad
+//! configuration exits with 64 before anything binds), run.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-
-mod config;
-mod http;
-mod options;
-mod serve;
-mod standalone;
+use prepull_apiserver::{config, options, run};
 
 fn main() -> ExitCode {
     let options = options::Options::parse();
@@ -34,15 +27,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-async fn run(config: config::Config) -> anyhow::Result<()> {
-    println!("Prepull API server: {}", config.standalone.url);
-    println!(
-        "  export KUBECONFIG={}",
-        config.standalone.kubeconfig.display()
-    );
-    serve::serve(config.serving, http::router(), serve::shutdown_signal()).await
 }
 
 fn init_logging(format: &options::LogFormat) {

@@ -92,10 +92,11 @@ pub async fn serve_on(
                 .map(|c| c.to_vec())
                 .unwrap_or_default();
             let peer_certs = PeerCertificates(Arc::new(certs));
-            let service = router.map_request(move |mut request: http::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(peer_certs.clone());
-                request
-            });
+            let service =
+                router.map_request(move |mut request: http::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(peer_certs.clone());
+                    request
+                });
             let connection =
                 http.serve_connection(TokioIo::new(tls), TowerToHyperService::new(service));
             if let Err(err) = watcher.watch(connection.into_owned()).await {
