@@ -5,6 +5,7 @@
 //! Requests enter through [`serve`] (TLS, HTTP/1.1 and HTTP/2) into the router built by
 //! [`http::router`]; every failure becomes a Kubernetes `Status` in [`http::status`].
 
+pub mod auth;
 pub mod config;
 pub mod http;
 pub mod options;

@@ -1,5 +1,6 @@
 //! The HTTP surface: one router, built by a plain function so tests drive it without sockets.
 
+pub mod request_info;
 pub mod status;
 
 use axum::Router;
