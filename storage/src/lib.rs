@@ -11,6 +11,7 @@
 
 pub mod cache;
 pub mod continue_token;
+pub mod embedded;
 pub mod envelope;
 pub mod error;
 pub mod guaranteed_update;
