@@ -12,7 +12,10 @@
 //! - The backend answers [`StorageError::Expired`] (history compacted past the last applied
 //!   revision) or [`StorageError::Corrupt`] (a value the feed cannot take): changes were lost,
 //!   so the feed re-lists everything ([`State::Listing`]). History restarts at the new list's
-//!   revision; watchers whose position is older end with `Expired` and must re-list.
+//!   revision; watchers whose position is older end with `Expired` and must re-list. A corrupt
+//!   value under a cached prefix also ends that prefix's watchers with `Corrupt`, and the
+//!   re-list keeps failing (with backoff) until an operator repairs or deletes the key; reads
+//!   meanwhile go to the backend, which reports the damage itself.
 //! - Every failed attempt waits [`CacheOptions::backoff`](super::CacheOptions::backoff) (doubling, capped) before the
 //!   next one; the feed never gives up while the cache lives.
 //!
@@ -111,6 +114,11 @@ pub(crate) async fn step(shared: &Shared, state: State) -> State {
             Some(Err(err)) => {
                 shared.set_ready(false);
                 tracing::warn!(error = %err, revision, "watch cache: upstream watch failed");
+                if let StorageError::Corrupt { key, reason } = &err
+                    && let Some(resource) = shared.resource_for(key)
+                {
+                    resource.mark_damaged(key.clone(), reason.clone());
+                }
                 recover(err, revision, 1)
             }
             None => {
@@ -197,5 +205,135 @@ impl Shared {
             }
         }
         self.advance(revision);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use tokio::sync::watch;
+
+    use super::*;
+    use crate::Storage;
+    use crate::cache::CacheOptions;
+    use crate::cache::resource::Resource;
+    use crate::cache::watcher::Watcher;
+    use crate::embedded::{EmbeddedOptions, EmbeddedStore};
+
+    const PREFIX: &str = "/g/p/";
+
+    fn shared_on(store: Arc<EmbeddedStore>) -> Shared {
+        let options = CacheOptions {
+            backoff_initial: Duration::from_millis(1),
+            ..CacheOptions::default()
+        };
+        Shared {
+            backend: store,
+            resources: vec![Arc::new(Resource::new(
+                PREFIX.into(),
+                options.history_capacity,
+            ))],
+            options,
+            revision: watch::Sender::new(0),
+            ready: watch::Sender::new(false),
+            memory_reads: AtomicU64::new(0),
+            fallback_reads: AtomicU64::new(0),
+        }
+    }
+
+    async fn create(store: &EmbeddedStore, name: &str) -> Revision {
+        store
+            .create(&format!("{PREFIX}{name}"), Bytes::from_static(b"v"))
+            .await
+            .unwrap()
+            .mod_revision
+    }
+
+    #[tokio::test]
+    async fn lost_history_sends_the_feed_back_to_a_full_list_and_expires_older_watchers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).unwrap());
+        create(&store, "a").await;
+        let listed_at = create(&store, "b").await;
+        let shared = shared_on(store.clone());
+
+        let state = step(&shared, State::Listing { attempt: 0 }).await;
+        assert!(
+            matches!(state, State::Watching { revision, .. } if revision == listed_at),
+            "{state:?}"
+        );
+        assert!(*shared.ready.borrow());
+        let resource = shared.resources[0].clone();
+        assert_eq!(resource.read().objects.len(), 2);
+        let mut watcher = Watcher::new(
+            resource.clone(),
+            PREFIX.into(),
+            listed_at,
+            shared.revision.subscribe(),
+            16,
+            None,
+        )
+        .into_stream();
+
+        // The upstream watch is lost while writes happen and the backend compacts them away.
+        drop(state);
+        create(&store, "c").await;
+        let latest = create(&store, "d").await;
+        store.compact(latest).await.unwrap();
+
+        let state = step(
+            &shared,
+            State::Rewatching {
+                revision: listed_at,
+                attempt: 1,
+            },
+        )
+        .await;
+        assert!(matches!(state, State::Listing { attempt: 0 }), "{state:?}");
+        let state = step(&shared, state).await;
+        assert!(
+            matches!(state, State::Watching { revision, .. } if revision == latest),
+            "{state:?}"
+        );
+        assert_eq!(resource.read().objects.len(), 4);
+        assert_eq!(*shared.revision.borrow(), latest);
+
+        // The watcher missed c and d: it must re-list rather than see a gap.
+        match watcher.next().await {
+            Some(Err(StorageError::Expired { requested, oldest })) => {
+                assert_eq!((requested, oldest), (listed_at, latest));
+            }
+            other => panic!("expected Expired, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_list_backs_off_and_counts_the_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).unwrap());
+        create(&store, "a").await;
+        store
+            .write_unsealed(&format!("{PREFIX}damaged"), Bytes::from_static(b"raw"))
+            .await
+            .unwrap();
+        let shared = shared_on(store.clone());
+
+        let state = step(&shared, State::Listing { attempt: 0 }).await;
+        assert!(matches!(state, State::Listing { attempt: 1 }), "{state:?}");
+        let state = step(&shared, state).await;
+        assert!(matches!(state, State::Listing { attempt: 2 }), "{state:?}");
+        assert!(!*shared.ready.borrow());
+        assert!(!shared.resources[0].read().loaded);
+
+        store
+            .delete(&format!("{PREFIX}damaged"), None)
+            .await
+            .unwrap();
+        let state = step(&shared, state).await;
+        assert!(matches!(state, State::Watching { .. }), "{state:?}");
+        assert!(*shared.ready.borrow());
     }
 }

@@ -25,6 +25,13 @@ pub struct CacheOptions {
     pub backoff_initial: Duration,
     /// Largest delay between upstream retries. Retries never stop while the cache lives.
     pub backoff_max: Duration,
+    /// What a watch from a revision older than the cache's history gets. `true` (the default):
+    /// the backend serves it from its own history, or answers
+    /// [`crate::StorageError::Expired`] if that is compacted too; a client reconnecting after
+    /// an API server restart resumes without re-listing. `false`: `Expired` at once, as
+    /// kube-apiserver's cacher does, sending the client to re-list from the cache instead of
+    /// holding a watch on the backend.
+    pub old_watches_to_backend: bool,
     /// How many changes a watcher takes from the ring per lock. Bounds both lock hold time and
     /// how many events one watcher holds in hand.
     pub watcher_batch: usize,
@@ -39,6 +46,7 @@ impl Default for CacheOptions {
             list_page_size: 500,
             backoff_initial: Duration::from_millis(200),
             backoff_max: Duration::from_secs(10),
+            old_watches_to_backend: true,
             watcher_batch: 256,
         }
     }

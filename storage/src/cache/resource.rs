@@ -31,6 +31,17 @@ pub(crate) struct ResourceState {
     pub loaded: bool,
     /// Set when the cache is dropped: watchers end instead of waiting forever.
     pub closed: bool,
+    /// Set when the backend reported a value under this prefix it cannot read back; cleared by
+    /// the next successful list. Watchers covering the key end with the same error once they
+    /// have delivered everything before it, as a backend watch would.
+    pub damage: Option<Damage>,
+}
+
+/// A value the backend could not read back ([`crate::StorageError::Corrupt`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Damage {
+    pub key: String,
+    pub reason: String,
 }
 
 impl Resource {
@@ -72,6 +83,16 @@ impl Resource {
         self.changed.send_replace(revision);
     }
 
+    /// Records that the backend cannot read `key` back and wakes the watchers.
+    pub(crate) fn mark_damaged(&self, key: String, reason: String) {
+        let revision = {
+            let mut state = self.write();
+            state.damage = Some(Damage { key, reason });
+            state.revision
+        };
+        self.notify(revision);
+    }
+
     /// Ends every watcher of this resource with an error at its next poll.
     pub(crate) fn close(&self) {
         let revision = {
@@ -92,6 +113,7 @@ impl ResourceState {
             revision: 0,
             loaded: false,
             closed: false,
+            damage: None,
         }
     }
 
@@ -102,6 +124,7 @@ impl ResourceState {
         self.history = History::starting_at(revision, capacity);
         self.revision = revision;
         self.loaded = true;
+        self.damage = None;
     }
 
     /// Applies one upstream change and records it in history. Returns `None` for a change at or

@@ -108,7 +108,10 @@ impl Shared {
 /// - `list` with a revision or continue token: from memory while the cache's history covers that
 ///   revision (pages of one list all come from the same revision), otherwise from the backend.
 /// - `watch` after a revision: from the history ring, then live. A revision older than the
-///   ring is [`StorageError::Expired`]. Before the first load completes, the backend serves it.
+///   ring goes to the backend, or is [`StorageError::Expired`] if
+///   [`CacheOptions::old_watches_to_backend`] is off. Before the first load completes, and
+///   while a value under the prefix is corrupt, the backend serves it. A watcher that falls
+///   behind the ring while it runs ends with `Expired` either way.
 /// - Keys and prefixes not under a cached prefix: the backend.
 ///
 /// Dropping the cache stops its feed; watches it serves end with
@@ -330,7 +333,7 @@ impl WatchCache {
         };
         let oldest = {
             let state = resource.read();
-            state.loaded.then(|| state.history.oldest())
+            (state.loaded && state.damage.is_none()).then(|| state.history.oldest())
         };
         match oldest {
             None => {
@@ -339,6 +342,11 @@ impl WatchCache {
                 ));
             }
             Some(oldest) if after < oldest => {
+                if self.shared.options.old_watches_to_backend {
+                    return Ok(from_backend(
+                        self.shared.backend.watch(prefix, after).await?,
+                    ));
+                }
                 return Err(StorageError::Expired {
                     requested: after,
                     oldest,
@@ -367,15 +375,33 @@ impl WatchCache {
                     return Ok(false);
                 }
                 let target = self.shared.backend.current_revision().await?;
-                Ok(self.wait_for_revision(target, wait).await)
+                Ok(self.catch_up(target, wait).await)
             }
             ReadFreshness::NotOlderThan(revision) => {
                 if self.revision() >= revision {
                     return Ok(true);
                 }
                 self.reachable(revision).await?;
-                Ok(self.is_ready() && self.wait_for_revision(revision, wait).await)
+                Ok(self.catch_up(revision, wait).await)
             }
+        }
+    }
+
+    /// Waits at most `timeout` for the cache to reach `revision`; gives up at once when the
+    /// cache is or becomes not ready (its revision may then not move for a long time).
+    async fn catch_up(&self, revision: Revision, timeout: Duration) -> bool {
+        let mut current = self.shared.revision.subscribe();
+        let mut ready = self.shared.ready.subscribe();
+        let reached = async { current.wait_for(|r| *r >= revision).await.is_ok() };
+        let stalled = async {
+            // An error means the cache is gone: nothing to wait for either.
+            let _ = ready.wait_for(|ready| !*ready).await;
+        };
+        tokio::select! {
+            biased;
+            reached = reached => reached,
+            () = stalled => false,
+            () = tokio::time::sleep(timeout) => false,
         }
     }
 
@@ -433,7 +459,7 @@ impl WatchCache {
         if at > self.revision() {
             self.reachable(at).await?;
             if !self
-                .wait_for_revision(at, self.shared.options.freshness_timeout)
+                .catch_up(at, self.shared.options.freshness_timeout)
                 .await
             {
                 return Ok(None);

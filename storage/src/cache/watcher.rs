@@ -6,6 +6,8 @@
 //! take the changes after the cursor from the ring; when there are none, wait for the resource
 //! to change. A watcher that polls so slowly that the ring has moved past its cursor ends with
 //! [`StorageError::Expired`], like a watch from a compacted revision: the client re-lists.
+//! When the backend reports a value under the watched prefix it cannot read back, the watcher
+//! delivers every change before it and then ends with that [`StorageError::Corrupt`].
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -155,6 +157,15 @@ impl Watcher {
             if change.key.starts_with(&self.prefix) {
                 self.taken.push_back(change.to_watch_event());
             }
+        }
+        if self.taken.is_empty()
+            && let Some(damage) = &state.damage
+            && damage.key.starts_with(&self.prefix)
+        {
+            return Err(StorageError::Corrupt {
+                key: damage.key.clone(),
+                reason: damage.reason.clone(),
+            });
         }
         let read_all = self.taken.len() < self.batch;
         self.cursor = if read_all {
