@@ -97,7 +97,10 @@ async fn run() -> anyhow::Result<()> {
         target_ratio: TARGET_RATIO,
         measurements,
     };
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/results");
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("the storage crate lives in the workspace")?;
+    let dir = workspace.join("bench/results");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(format!("cache-memory-{}.json", report.date_utc));
     std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
