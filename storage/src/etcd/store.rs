@@ -213,11 +213,7 @@ impl Storage for EtcdStore {
         check_size(key, &value)?;
         let etcd_key = self.keyspace.etcd_key(key);
         let txn = Txn::new()
-            .when([
-                Compare::mod_revision(etcd_key.clone(), CompareOp::Equal, signed(expected)),
-                // mod_revision of a missing key is 0: without this, expected = 0 would create.
-                Compare::create_revision(etcd_key.clone(), CompareOp::Greater, 0),
-            ])
+            .when(unchanged_since(&etcd_key, expected))
             .and_then([
                 TxnOp::put(etcd_key.clone(), envelope::seal(&value), None),
                 // The create revision for the answer, without sending the old value back.
@@ -262,10 +258,7 @@ impl Storage for EtcdStore {
             }
             Some(expected) => {
                 let txn = Txn::new()
-                    .when([
-                        Compare::mod_revision(etcd_key.clone(), CompareOp::Equal, signed(expected)),
-                        Compare::create_revision(etcd_key.clone(), CompareOp::Greater, 0),
-                    ])
+                    .when(unchanged_since(&etcd_key, expected))
                     .and_then([TxnOp::delete(etcd_key.clone(), with_prev())])
                     .or_else([TxnOp::get(etcd_key, None)]);
                 let mut response = self.txn(&call, txn).await?;
@@ -318,6 +311,21 @@ fn check_size(key: &str, value: &Bytes) -> Result<(), StorageError> {
         });
     }
     Ok(())
+}
+
+/// The comparison "`key` exists and was last written at `expected`". etcd evaluates each
+/// comparison with a read of the key, so the existence check is only added where the revision
+/// check alone would pass for a missing key (whose `mod_revision` is 0).
+fn unchanged_since(etcd_key: &str, expected: Revision) -> Vec<Compare> {
+    let mut compares = vec![Compare::mod_revision(
+        etcd_key,
+        CompareOp::Equal,
+        signed(expected),
+    )];
+    if expected == 0 {
+        compares.push(Compare::create_revision(etcd_key, CompareOp::Greater, 0));
+    }
+    compares
 }
 
 /// The store revision an answer was given at.
