@@ -10,6 +10,7 @@
 //! contract written on [`Storage`].
 
 pub mod continue_token;
+pub mod embedded;
 pub mod envelope;
 pub mod error;
 pub mod etcd;

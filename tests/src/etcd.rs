@@ -10,17 +10,16 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tempfile::TempDir;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 use tokio::time::Instant;
 
+use crate::http_probe::http_get;
 use crate::ports::free_loopback_port;
+use crate::service_process::{ServiceProcess, print_log_if_panicking, read_log};
 
 /// Where Debian's `etcd-server` package installs etcd.
 pub const ETCD_BINARY: &str = "/usr/bin/etcd";
@@ -32,10 +31,11 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often a fresh pair of ports is tried when another process took one meanwhile.
 const PORT_CLASH_ATTEMPTS: usize = 3;
 
-/// A running etcd member; killed when dropped, its temp dir then removed.
+/// A running etcd member; killed when dropped (its log is printed then if the test panics),
+/// its temp dir removed.
 #[derive(Debug)]
 pub struct Etcd {
-    child: Option<Child>,
+    process: Option<ServiceProcess>,
     client_port: u16,
     peer_port: u16,
     // Declared last so it is removed after the process was killed.
@@ -55,7 +55,7 @@ impl Etcd {
         let mut last_error = None;
         for _ in 0..PORT_CLASH_ATTEMPTS {
             let mut etcd = Etcd {
-                child: None,
+                process: None,
                 client_port: free_loopback_port()?,
                 peer_port: free_loopback_port()?,
                 dir: tempfile::Builder::new().prefix("prepull-etcd-").tempdir()?,
@@ -93,23 +93,21 @@ impl Etcd {
 
     /// Everything etcd logged so far (empty when nothing could be read).
     pub fn logs(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+        read_log(&self.log_path())
     }
 
     /// Whether the process is currently running (it was started and has not exited).
     pub fn is_running(&mut self) -> bool {
-        self.child
+        self.process
             .as_mut()
-            .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
+            .is_some_and(|process| matches!(process.exit_status(), Ok(None)))
     }
 
     /// Kills etcd (SIGKILL: no graceful shutdown, like a crash) and waits for it to exit.
     /// The data dir and ports are kept for [`Etcd::start_again`]. Does nothing when stopped.
     pub async fn stop(&mut self) -> anyhow::Result<()> {
-        if let Some(mut child) = self.child.take() {
-            // kill() fails only when the process already exited; wait() below reaps it either way.
-            let _ = child.start_kill();
-            child.wait().await.context("waiting for etcd to exit")?;
+        if let Some(process) = self.process.take() {
+            process.kill().await.context("stopping etcd")?;
         }
         Ok(())
     }
@@ -131,14 +129,10 @@ impl Etcd {
     }
 
     async fn spawn_and_wait(&mut self) -> anyhow::Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .context("opening etcd's log file")?;
         let client_url = self.endpoint();
         let peer_url = format!("http://127.0.0.1:{}", self.peer_port);
-        let child = Command::new(ETCD_BINARY)
+        let mut command = Command::new(ETCD_BINARY);
+        command
             .arg("--name=prepull-test")
             .arg(format!("--data-dir={}", self.data_dir().display()))
             .arg(format!("--listen-client-urls={client_url}"))
@@ -147,14 +141,8 @@ impl Etcd {
             .arg(format!("--initial-advertise-peer-urls={peer_url}"))
             .arg(format!("--initial-cluster=prepull-test={peer_url}"))
             .arg("--logger=zap")
-            .arg("--log-outputs=stderr")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("spawning {ETCD_BINARY}"))?;
-        self.child = Some(child);
+            .arg("--log-outputs=stderr");
+        self.process = Some(ServiceProcess::spawn(command, &self.log_path())?);
         self.wait_until_healthy().await
     }
 
@@ -162,8 +150,8 @@ impl Etcd {
         let deadline = Instant::now() + READY_TIMEOUT;
         let mut last_problem = String::from("no answer yet");
         while Instant::now() < deadline {
-            if let Some(child) = self.child.as_mut()
-                && let Some(status) = child.try_wait()?
+            if let Some(process) = self.process.as_mut()
+                && let Some(status) = process.exit_status()?
             {
                 bail!(
                     "etcd exited ({status}) before it became healthy; its log:\n{}",
@@ -184,26 +172,18 @@ impl Etcd {
     }
 }
 
-/// One `GET /health` over plain HTTP/1.0; Ok when etcd reports itself healthy.
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        print_log_if_panicking("etcd", &self.log_path());
+    }
+}
+
+/// One `GET /health`; Ok when etcd reports itself healthy.
 async fn probe_health(port: u16) -> anyhow::Result<()> {
-    let response = tokio::time::timeout(PROBE_TIMEOUT, async {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
-        stream
-            .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-            .await?;
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await?;
-        anyhow::Ok(String::from_utf8_lossy(&response).into_owned())
-    })
-    .await
-    .context("GET /health timed out")??;
-    let status_ok = response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200");
-    if status_ok && response.contains(r#""health":"true""#) {
+    let answer = http_get(port, "/health", PROBE_TIMEOUT).await?;
+    if answer.status == 200 && answer.body.contains(r#""health":"true""#) {
         Ok(())
     } else {
-        bail!(
-            "unhealthy answer: {}",
-            response.lines().last().unwrap_or_default()
-        )
+        bail!("unhealthy answer {}: {}", answer.status, answer.body.trim())
     }
 }

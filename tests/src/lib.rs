@@ -1,13 +1,36 @@
-//! Test bed for Prepull: starts the real programs its users run (etcd, kube-apiserver, ...) on
-//! loopback ports in temp dirs, and stops them when dropped.
+//! Test bed for Prepull: starts the real programs its users run (etcd, kube-apiserver,
+//! kube-controller-manager, kubectl) on loopback ports in temp dirs, and stops them when dropped.
+//! A failing test prints the logs of the services it started.
 //!
 //! Start reading at [`Etcd`] (the simplest service), then [`eventually`] (how tests wait for
-//! something to happen without sleeping).
+//! something to happen without sleeping), then [`KubeApiserver`] and the certificates it runs
+//! with ([`KubePki`], [`CertificateAuthority`]).
 
+mod certs;
 mod etcd;
 mod eventually;
+mod http_probe;
+mod kube_apiserver;
+mod kube_binaries;
+mod kube_controller_manager;
+mod kube_pki;
+mod kubeconfig;
+mod kubectl;
 mod ports;
+mod service_process;
+mod tls_client;
 
+pub use certs::{
+    CertificateAuthority, IssuedCert, PemFiles, ServiceAccountKeyFiles, ServiceAccountKeys,
+};
 pub use etcd::{ETCD_BINARY, Etcd};
 pub use eventually::{assert_eventually, eventually};
+pub use http_probe::{HttpAnswer, http_get, https_get};
+pub use kube_apiserver::{KubeApiserver, SERVICE_ACCOUNT_ISSUER};
+pub use kube_binaries::{KUBE_BIN_DIR_ENV, KUBE_BUILD_SCRIPT, KubeBinaries};
+pub use kube_controller_manager::{DEFAULT_CONTROLLERS, KubeControllerManager};
+pub use kube_pki::{ADMIN_GROUP, ADMIN_USER, FRONT_PROXY_CLIENT_NAME, KubePki};
+pub use kubeconfig::write_kubeconfig;
+pub use kubectl::{KUBECTL_BINARY, Kubectl};
 pub use ports::free_loopback_port;
+pub use tls_client::tls_client_config;

@@ -1,0 +1,42 @@
+//! The `prepull-apiserver` binary: parse options, validate them into a config (a bad
+//! configuration exits with 64 before anything binds), run.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use prepull_apiserver::{config, options, run};
+
+fn main() -> ExitCode {
+    let options = options::Options::parse();
+    init_logging(&options.log_format);
+    let config = match config::Config::from_options(options) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("prepull-apiserver: invalid configuration: {err:#}");
+            return ExitCode::from(64);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("prepull-apiserver failed: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: &options::LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("PREPULL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        options::LogFormat::Json => builder.json().init(),
+        options::LogFormat::Text => builder.init(),
+    }
+}

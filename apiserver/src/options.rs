@@ -1,0 +1,70 @@
+//! The command line. Every flag has an environment fallback (`PREPULL_<FLAG>`) and the default a
+//! user would expect for a local run.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// Prepull's API server: serves apps.kruise.io ImagePullJob, ImageListPullJob and NodeImage.
+///
+/// Standalone (no Kubernetes cluster needed):
+///   prepull-apiserver --standalone --data-dir ./prepull-data
+/// then `export KUBECONFIG=./prepull-data/kubeconfig` and use kubectl.
+#[derive(Debug, Parser)]
+#[command(name = "prepull-apiserver", version, about, long_about)]
+pub struct Options {
+    /// Run without a Kubernetes cluster: generate a CA, serving and admin certificates and a
+    /// kubeconfig in --data-dir (once), authenticate clients by certificate.
+    #[arg(long, env = "PREPULL_STANDALONE")]
+    pub standalone: bool,
+
+    /// Directory for generated certificates, the kubeconfig and the embedded store.
+    #[arg(long, env = "PREPULL_DATA_DIR", default_value = "prepull-data")]
+    pub data_dir: PathBuf,
+
+    /// Port to serve HTTPS on.
+    #[arg(long, env = "PREPULL_SECURE_PORT", default_value_t = 6443)]
+    pub secure_port: u16,
+
+    /// Address to listen on.
+    #[arg(long, env = "PREPULL_BIND_ADDRESS", default_value = "127.0.0.1")]
+    pub bind_address: IpAddr,
+
+    /// Extra subject alternative names (DNS names or IPs) for the generated serving
+    /// certificate; repeat or separate with commas.
+    #[arg(long = "tls-san", env = "PREPULL_TLS_SANS", value_delimiter = ',')]
+    pub tls_sans: Vec<String>,
+
+    /// etcd endpoints (comma separated). Without it the embedded store in --data-dir is used.
+    #[arg(long, env = "PREPULL_ETCD_SERVERS", value_delimiter = ',')]
+    pub etcd_servers: Vec<String>,
+
+    /// Prefix of every key written to etcd.
+    #[arg(long, env = "PREPULL_ETCD_PREFIX", default_value = "/registry")]
+    pub etcd_prefix: String,
+
+    /// Feature gates, `Name=true|false` separated by commas. Known: ImagePullJobGate (default
+    /// true).
+    #[arg(long, env = "PREPULL_FEATURE_GATES", default_value = "")]
+    pub feature_gates: String,
+
+    /// HTTP/2 concurrent streams per connection. kube-apiserver multiplexes every proxied
+    /// request, watches included, over very few connections: keep this far above 200.
+    #[arg(long, env = "PREPULL_HTTP2_MAX_STREAMS", default_value_t = 1000)]
+    pub http2_max_streams: u32,
+
+    /// How long graceful shutdown waits for requests to finish before closing connections.
+    #[arg(long, env = "PREPULL_SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub shutdown_timeout_seconds: u64,
+
+    /// Log format.
+    #[arg(long, env = "PREPULL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Debug, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}

@@ -1,0 +1,54 @@
+//! The rustls server configuration.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use rustls::RootCertStore;
+use rustls::server::WebPkiClientVerifier;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// The client's verified certificate chain (leaf first), or empty for a client that sent none.
+/// Inserted into every request of the connection.
+#[derive(Clone, Debug, Default)]
+pub struct PeerCertificates(pub Arc<Vec<CertificateDer<'static>>>);
+
+/// A TLS configuration serving `cert_pem`/`key_pem`, offering h2 and http/1.1, and verifying
+/// client certificates against `client_ca_pem` when given. Clients without a certificate are
+/// still accepted (they are anonymous; authorization decides what they may do).
+pub fn server_tls_config(
+    cert_pem: &str,
+    key_pem: &str,
+    client_ca_pem: Option<&str>,
+) -> Result<Arc<rustls::ServerConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .context("parsing the serving certificate")?;
+    let key =
+        PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).context("parsing the serving key")?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?;
+    let builder = match client_ca_pem {
+        Some(ca_pem) => {
+            let mut roots = RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+                roots
+                    .add(cert.context("parsing the client CA")?)
+                    .context("adding the client CA")?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .allow_unauthenticated()
+                .build()
+                .context("building the client certificate verifier")?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder
+        .with_single_cert(certs, key)
+        .context("serving certificate and key do not match")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}

@@ -1,0 +1,313 @@
+//! [`EmbeddedStore`]: opening the database, and the [`Storage`] calls on top of the writer
+//! thread (writes) and the blocking pool (reads).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use redb::{Builder, Database, ReadableTable};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::blocking::run_blocking;
+use super::compaction;
+use super::db_error::{DATABASE_FILE, db_error};
+use super::options::EmbeddedOptions;
+use super::reads;
+use super::tables::{
+    Bookmarks, CHANGES, COMPACTED, CURRENT_REVISION, FORMAT, FORMAT_VERSION, KEY_VERSIONS, META,
+};
+use super::watch_stream::HistoryFollower;
+use super::writer::{NewValue, WriteOp, WriteRequest, Writer};
+use crate::{
+    KeyValue, ListOptions, ListPage, MAX_VALUE_BYTES, Revision, Storage, StorageError, WatchStream,
+};
+
+/// The database file inside the data directory.
+pub const DATABASE_FILE_NAME: &str = "prepull.redb";
+
+/// The embedded backend: a redb database in a local directory. See the [module
+/// docs](super) for the design.
+///
+/// Dropping the store stops its writer thread (waiting for the batch in flight) and closes the
+/// file, after which the directory can be opened again; open watches then end with
+/// `Unavailable`.
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    requests: Option<mpsc::Sender<WriteRequest>>,
+    writer: Option<JoinHandle<()>>,
+    committed: watch::Receiver<Revision>,
+    options: EmbeddedOptions,
+    path: PathBuf,
+}
+
+impl fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmbeddedStore")
+            .field("path", &self.path)
+            .field("committed", &*self.committed.borrow())
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the store in `dir`.
+    ///
+    /// Fails with `Unavailable` if another process (or another store in this one) has the
+    /// directory open or the disk cannot be read, and with `Corrupt` if the file is not a
+    /// database this code wrote. Blocks while redb checks the file (and repairs it after a
+    /// crash); call it before serving, or from `spawn_blocking`.
+    pub fn open(dir: &Path, options: EmbeddedOptions) -> Result<EmbeddedStore, StorageError> {
+        std::fs::create_dir_all(dir).map_err(|err| StorageError::Unavailable {
+            reason: format!("cannot create data directory {}: {err}", dir.display()),
+        })?;
+        let path = dir.join(DATABASE_FILE_NAME);
+        let db = Builder::new()
+            .set_cache_size(options.cache_bytes)
+            .create(&path)
+            .map_err(|err| match db_error(err) {
+                StorageError::Corrupt { reason, .. } => StorageError::Corrupt {
+                    key: path.display().to_string(),
+                    reason,
+                },
+                other => other,
+            })?;
+        let bookmarks = prepare(&db)?;
+        let db = Arc::new(db);
+
+        let (requests, queue) = mpsc::channel(options.queue_depth.max(1));
+        let (published, committed) = watch::channel(bookmarks.current);
+        let writer = Writer {
+            db: db.clone(),
+            requests: queue,
+            published,
+            revision: bookmarks.current,
+            history_revisions: options.history_revisions,
+            max_batch: options.max_batch.max(1),
+        };
+        let writer = std::thread::Builder::new()
+            .name("prepull-embedded-writer".to_string())
+            .spawn(move || writer.run())
+            .map_err(|err| StorageError::Internal(format!("cannot start writer thread: {err}")))?;
+        Ok(EmbeddedStore {
+            db,
+            requests: Some(requests),
+            writer: Some(writer),
+            committed,
+            options,
+            path,
+        })
+    }
+
+    /// Discards history before `revision`: afterwards lists at revisions below it, continue
+    /// tokens issued below it and watches after revisions below it are `Expired`. A revision
+    /// at or below the current compaction point is a no-op; one above the current revision is
+    /// `RevisionTooLarge`. The writer also does this on its own to keep
+    /// [`EmbeddedOptions::history_revisions`].
+    pub async fn compact(&self, revision: Revision) -> Result<(), StorageError> {
+        let db = self.db.clone();
+        run_blocking(self.options.operation_timeout, move || {
+            let txn = db.begin_write().map_err(db_error)?;
+            {
+                let mut meta = txn.open_table(META).map_err(db_error)?;
+                let Some((from, to)) = compaction::target(&meta, revision)? else {
+                    return Ok(());
+                };
+                let mut changes = txn.open_table(CHANGES).map_err(db_error)?;
+                let mut key_versions = txn.open_table(KEY_VERSIONS).map_err(db_error)?;
+                compaction::compact(&mut changes, &mut key_versions, &mut meta, from, to)?;
+            }
+            txn.commit().map_err(db_error)
+        })
+        .await
+    }
+
+    /// The oldest revision still readable (the compaction point).
+    pub async fn compacted_revision(&self) -> Result<Revision, StorageError> {
+        Ok(self.bookmarks().await?.compacted)
+    }
+
+    /// Test hook: stores `raw` under `key` as it is, without the envelope (create or
+    /// overwrite), as disk damage or a foreign writer would. Never use it for real data.
+    #[doc(hidden)]
+    pub async fn write_unsealed(&self, key: &str, raw: Bytes) -> Result<KeyValue, StorageError> {
+        self.submit(WriteOp::Put {
+            key: key.to_string(),
+            value: NewValue::unsealed(raw),
+        })
+        .await
+    }
+
+    async fn bookmarks(&self) -> Result<Bookmarks, StorageError> {
+        let db = self.db.clone();
+        run_blocking(self.options.operation_timeout, move || {
+            reads::bookmarks(&db)
+        })
+        .await
+    }
+
+    async fn submit(&self, op: WriteOp) -> Result<KeyValue, StorageError> {
+        let requests = self.requests.as_ref().expect("writer runs until drop");
+        let (reply, outcome) = oneshot::channel();
+        let deadline = self.options.operation_timeout;
+        let send_and_wait = async {
+            requests
+                .send(WriteRequest { op, reply })
+                .await
+                .map_err(|_| writer_gone())?;
+            outcome.await.map_err(|_| writer_gone())?
+        };
+        match tokio::time::timeout(deadline, send_and_wait).await {
+            Ok(result) => result,
+            Err(_) => Err(StorageError::Unavailable {
+                reason: format!("embedded store did not commit within {deadline:?}"),
+            }),
+        }
+    }
+}
+
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer finish its batch and exit; joining it releases
+        // its handle on the database so the file lock goes away with ours.
+        self.requests.take();
+        if let Some(writer) = self.writer.take()
+            && writer.join().is_err()
+        {
+            tracing::error!("embedded store writer thread panicked");
+        }
+    }
+}
+
+#[async_trait]
+impl Storage for EmbeddedStore {
+    async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue, StorageError> {
+        check_size(key, &value)?;
+        self.submit(WriteOp::Create {
+            key: key.to_string(),
+            value: NewValue::sealed(value),
+        })
+        .await
+    }
+
+    async fn get(&self, key: &str) -> Result<KeyValue, StorageError> {
+        let db = self.db.clone();
+        let key = key.to_string();
+        run_blocking(self.options.operation_timeout, move || {
+            reads::get(&db, &key)
+        })
+        .await
+    }
+
+    async fn list(&self, prefix: &str, options: &ListOptions) -> Result<ListPage, StorageError> {
+        let db = self.db.clone();
+        let prefix = prefix.to_string();
+        let options = options.clone();
+        run_blocking(self.options.operation_timeout, move || {
+            reads::list(&db, &prefix, &options)
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: Revision,
+    ) -> Result<KeyValue, StorageError> {
+        check_size(key, &value)?;
+        self.submit(WriteOp::Update {
+            key: key.to_string(),
+            value: NewValue::sealed(value),
+            expected,
+        })
+        .await
+    }
+
+    async fn delete(
+        &self,
+        key: &str,
+        expected: Option<Revision>,
+    ) -> Result<KeyValue, StorageError> {
+        self.submit(WriteOp::Delete {
+            key: key.to_string(),
+            expected,
+        })
+        .await
+    }
+
+    async fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream, StorageError> {
+        let bookmarks = self.bookmarks().await?;
+        if after < bookmarks.compacted {
+            return Err(StorageError::Expired {
+                requested: after,
+                oldest: bookmarks.compacted,
+            });
+        }
+        Ok(HistoryFollower {
+            db: Arc::downgrade(&self.db),
+            prefix: prefix.to_string(),
+            position: after,
+            committed: self.committed.clone(),
+            read_batch: self.options.watch_read_batch.max(1),
+            timeout: self.options.operation_timeout,
+            pending: VecDeque::new(),
+            finished: false,
+        }
+        .into_stream())
+    }
+
+    async fn current_revision(&self) -> Result<Revision, StorageError> {
+        Ok(*self.committed.borrow())
+    }
+}
+
+fn check_size(key: &str, value: &Bytes) -> Result<(), StorageError> {
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(StorageError::ValueTooLarge {
+            key: key.to_string(),
+            size: value.len(),
+            limit: MAX_VALUE_BYTES,
+        });
+    }
+    Ok(())
+}
+
+fn writer_gone() -> StorageError {
+    StorageError::Internal("embedded store writer thread stopped".to_string())
+}
+
+/// Creates the tables of a new store, checks the format of an existing one, and reads its
+/// bookkeeping.
+fn prepare(db: &Database) -> Result<Bookmarks, StorageError> {
+    let txn = db.begin_write().map_err(db_error)?;
+    let bookmarks = {
+        txn.open_table(CHANGES).map_err(db_error)?;
+        txn.open_table(KEY_VERSIONS).map_err(db_error)?;
+        let mut meta = txn.open_table(META).map_err(db_error)?;
+        let format = meta.get(FORMAT).map_err(db_error)?.map(|v| v.value());
+        match format {
+            None => {
+                meta.insert(FORMAT, FORMAT_VERSION).map_err(db_error)?;
+                meta.insert(CURRENT_REVISION, 0).map_err(db_error)?;
+                meta.insert(COMPACTED, 0).map_err(db_error)?;
+            }
+            Some(FORMAT_VERSION) => {}
+            Some(other) => {
+                return Err(StorageError::Corrupt {
+                    key: DATABASE_FILE.to_string(),
+                    reason: format!(
+                        "data format {other} is not the supported format {FORMAT_VERSION}"
+                    ),
+                });
+            }
+        }
+        Bookmarks::read(&meta)?
+    };
+    txn.commit().map_err(db_error)?;
+    Ok(bookmarks)
+}

@@ -1,0 +1,15 @@
+//! The conformance cases, one `pub async fn` per name listed in `conformance_suite!`, grouped
+//! by topic. Each case gets a fresh, empty backend and only writes under its own prefix.
+
+mod compaction;
+mod integrity;
+mod lists;
+mod support;
+mod watches;
+mod writes;
+
+pub use compaction::*;
+pub use integrity::*;
+pub use lists::*;
+pub use watches::*;
+pub use writes::*;
