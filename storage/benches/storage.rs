@@ -369,7 +369,7 @@ fn render_markdown(report: &Report) -> String {
     );
     for cell in &report.writes {
         out.push_str(&format!(
-            "| {:?} | {} | {:.0} | {:.0} | {:.2}{} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+            "| {:?} | {} | {:.0} | {:.0} | {:.2}{} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
             cell.operation,
             cell.writers,
             cell.ours.ops_per_second,
@@ -380,6 +380,7 @@ fn render_markdown(report: &Report) -> String {
             } else {
                 " (below target)"
             },
+            cell.raw_txn.ops_per_second,
             cell.ours.p50_ms,
             cell.ours.p99_ms,
             cell.raw.p50_ms,

@@ -209,7 +209,11 @@ async fn compaction_expires_old_reads_watches_and_continue_tokens() {
         .await
         .unwrap_err();
     assert!(
-        matches!(old_list, StorageError::Expired { requested, .. } if requested == first.mod_revision),
+        matches!(
+            old_list,
+            StorageError::Expired { requested, oldest }
+                if requested == first.mod_revision && oldest == latest.mod_revision
+        ),
         "{old_list}"
     );
 

@@ -38,15 +38,10 @@ impl Keyspace {
     }
 
     /// A key-value read from etcd, in the caller's terms: key relative to the root, value
-    /// opened from its envelope. `mod_revision` overrides etcd's (for deletions, which report
-    /// the previous value but happen at a later revision).
-    pub(crate) fn read_etcd(
-        &self,
-        kv: etcd_client::KeyValue,
-        mod_revision: Option<Revision>,
-    ) -> Result<KeyValue, StorageError> {
+    /// opened from its envelope ([`StorageError::Corrupt`] when it does not open).
+    pub(crate) fn read_etcd(&self, kv: etcd_client::KeyValue) -> Result<KeyValue, StorageError> {
         let create_revision = unsigned(kv.create_revision());
-        let mod_revision = mod_revision.unwrap_or_else(|| unsigned(kv.mod_revision()));
+        let mod_revision = unsigned(kv.mod_revision());
         let (raw_key, raw_value) = kv.into_key_value();
         let key = self.caller_key(raw_key)?;
         let value = envelope::open(&key, Bytes::from(raw_value))?;
@@ -55,6 +50,26 @@ impl Keyspace {
             value,
             create_revision,
             mod_revision,
+        })
+    }
+
+    /// The last value of a key deleted at `deleted_at`. Deleting is how an operator gets rid
+    /// of a damaged value, so an unreadable one is reported empty instead of failing the
+    /// delete that already happened.
+    pub(crate) fn read_deleted(
+        &self,
+        kv: etcd_client::KeyValue,
+        deleted_at: Revision,
+    ) -> Result<KeyValue, StorageError> {
+        let create_revision = unsigned(kv.create_revision());
+        let (raw_key, raw_value) = kv.into_key_value();
+        let key = self.caller_key(raw_key)?;
+        let value = envelope::open(&key, Bytes::from(raw_value)).unwrap_or_default();
+        Ok(KeyValue {
+            key,
+            value,
+            create_revision,
+            mod_revision: deleted_at,
         })
     }
 

@@ -54,7 +54,7 @@ pub(super) async fn list(
     let items = response
         .take_kvs()
         .into_iter()
-        .map(|kv| store.keyspace.read_etcd(kv, None))
+        .map(|kv| store.keyspace.read_etcd(kv))
         .collect::<Result<Vec<_>, _>>()?;
 
     let continue_token = match items.last() {

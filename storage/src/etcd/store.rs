@@ -97,7 +97,7 @@ impl EtcdStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err) => Err(self.with_current_revision(err).await),
+            Err(err) => Err(self.complete(err).await),
         }
     }
 
@@ -114,14 +114,25 @@ impl EtcdStore {
         }
     }
 
-    /// Fills in the current revision of a [`StorageError::RevisionTooLarge`] (etcd does not
-    /// report it); other errors pass through.
-    pub(super) async fn with_current_revision(&self, error: StorageError) -> StorageError {
+    /// Fills in what etcd's errors do not say: the current revision of a
+    /// [`StorageError::RevisionTooLarge`] and the oldest retained revision of a
+    /// [`StorageError::Expired`] (one more request each, on these error paths only). Other
+    /// errors pass through; when the extra request fails, the error keeps a 0 there.
+    pub(super) async fn complete(&self, error: StorageError) -> StorageError {
         match error {
-            StorageError::RevisionTooLarge { requested, .. } => match self.current_revision().await
-            {
-                Ok(current) => StorageError::RevisionTooLarge { requested, current },
-                Err(other) => other,
+            StorageError::RevisionTooLarge {
+                requested,
+                current: 0,
+            } => StorageError::RevisionTooLarge {
+                requested,
+                current: self.current_revision().await.unwrap_or(0),
+            },
+            StorageError::Expired {
+                requested,
+                oldest: 0,
+            } => StorageError::Expired {
+                requested,
+                oldest: super::watch::compaction_revision(self).await.unwrap_or(0),
             },
             other => other,
         }
@@ -148,7 +159,7 @@ impl EtcdStore {
             })?;
         // A winner that cannot be decoded still means "conflict"; the caller's re-read then
         // reports the corruption.
-        let current = self.keyspace.read_etcd(current, None).ok().map(Box::new);
+        let current = self.keyspace.read_etcd(current).ok().map(Box::new);
         Err(StorageError::Conflict {
             key: key.to_string(),
             expected,
@@ -190,7 +201,7 @@ impl Storage for EtcdStore {
             .within(&Call::on(key), kv.get(self.keyspace.etcd_key(key), None))
             .await?;
         match response.take_kvs().into_iter().next() {
-            Some(found) => self.keyspace.read_etcd(found, None),
+            Some(found) => self.keyspace.read_etcd(found),
             None => Err(StorageError::NotFound {
                 key: key.to_string(),
             }),
@@ -200,7 +211,7 @@ impl Storage for EtcdStore {
     async fn list(&self, prefix: &str, options: &ListOptions) -> Result<ListPage, StorageError> {
         match super::list::list(self, prefix, options).await {
             Ok(page) => Ok(page),
-            Err(err) => Err(self.with_current_revision(err).await),
+            Err(err) => Err(self.complete(err).await),
         }
     }
 
@@ -280,8 +291,7 @@ impl Storage for EtcdStore {
             });
         };
         let revision = revision_of(header.as_ref())?;
-        // The key is gone even when its last value turns out to be unreadable (Corrupt).
-        self.keyspace.read_etcd(previous, Some(revision))
+        self.keyspace.read_deleted(previous, revision)
     }
 
     async fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream, StorageError> {

@@ -1,10 +1,10 @@
 //! Watches: one etcd watch (with previous values) per call, its events translated to
 //! [`WatchEvent`]s.
 //!
-//! The stream ends after its first error except [`StorageError::Corrupt`] (one unreadable
-//! value does not make the following events wrong): a compacted start revision or a watcher
-//! that fell behind compaction (etcd cancels it with `compact_revision > 0`) ends it with
-//! [`StorageError::Expired`]; a lost connection with [`StorageError::Unavailable`].
+//! The stream ends after its first error: a compacted start revision or a watcher that fell
+//! behind compaction (etcd cancels it with `compact_revision > 0`) ends it with
+//! [`StorageError::Expired`]; a lost connection with [`StorageError::Unavailable`]; an
+//! unreadable value with [`StorageError::Corrupt`] (after the events before it).
 
 use std::collections::VecDeque;
 
@@ -114,11 +114,13 @@ impl Watching {
         }
         // An empty response is a progress notification: nothing to hand out.
         for event in response.events() {
-            let item = self.translate_event(event);
-            if let Ok(event) = &item {
-                self.after = event.revision();
+            match self.translate_event(event) {
+                Ok(event) => {
+                    self.after = event.revision();
+                    self.pending.push_back(Ok(event));
+                }
+                Err(err) => return self.finish(err),
             }
-            self.pending.push_back(item);
         }
     }
 
@@ -142,9 +144,9 @@ impl Watching {
                     } else {
                         EventType::Updated
                     },
-                    kv: self.keyspace.read_etcd(kv, None)?,
+                    kv: self.keyspace.read_etcd(kv)?,
                     prev: match prev {
-                        Some(prev) if !created => Some(self.keyspace.read_etcd(prev, None)?),
+                        Some(prev) if !created => Some(self.keyspace.read_etcd(prev)?),
                         _ => None,
                     },
                 })
@@ -154,7 +156,7 @@ impl Watching {
                 let deleted_at = unsigned(kv.mod_revision());
                 let prev =
                     prev.ok_or_else(|| malformed("delete event without its previous value"))?;
-                let prev = self.keyspace.read_etcd(prev, None)?;
+                let prev = self.keyspace.read_etcd(prev)?;
                 let mut last = prev.clone();
                 last.mod_revision = deleted_at;
                 Ok(WatchEvent {
@@ -165,4 +167,34 @@ impl Watching {
             }
         }
     }
+}
+
+/// etcd's compaction revision: the oldest revision still readable. etcd tells it only to a
+/// watch starting before it, so this opens one from revision 1 on a single key and reads the
+/// cancellation. Only for when etcd already said "compacted" (otherwise the watch would wait
+/// for events until the deadline); at most a round trip plus etcd's 100 ms watcher sync.
+pub(super) async fn compaction_revision(store: &EtcdStore) -> Result<Revision, StorageError> {
+    let call = Call::on("").at(Some(1));
+    let probe_key = store.keyspace.etcd_key("");
+    let options = WatchOptions::new().with_start_revision(1);
+    let mut client = store.watch_client.clone();
+    let stream = store
+        .within(&call, client.watch(probe_key, Some(options)))
+        .await?;
+    let (_requests, mut responses) = stream.split();
+    store
+        .within(&call, async {
+            loop {
+                match responses.message().await? {
+                    Some(response) if response.compact_revision() > 0 => {
+                        return Ok(Some(unsigned(response.compact_revision())));
+                    }
+                    Some(response) if response.canceled() => return Ok(None),
+                    Some(_) => continue,
+                    None => return Ok(None),
+                }
+            }
+        })
+        .await?
+        .ok_or_else(|| malformed("watch from revision 1 ended without a compaction revision"))
 }
