@@ -1,7 +1,7 @@
 //! Storage benchmark: write throughput and latency through [`EtcdStore`] next to raw etcd-client
 //! puts on the same etcd, in the same run.
 //!
-//! Run: `cargo bench -p prepull-storage --bench storage` (starts its own etcd; about a minute).
+//! Run: `cargo bench -p prepull-storage --bench storage` (starts its own etcd; under 2 minutes).
 //! Figures go to `bench/results/storage-<UTC date>.json` and `.md` at the repository root.
 //!
 //! Cells: {create, CAS update} x {1, 16, 64} concurrent writers x {ours, raw}. Each writer loops
@@ -24,7 +24,7 @@ use tokio::time::Instant;
 /// How long each layer runs per cell, in [`ROUNDS`] slices of [`SLICE_TIME`] (each after a
 /// short warm-up).
 const SLICE_TIME: Duration = Duration::from_millis(1500);
-const ROUNDS: u32 = 2;
+const ROUNDS: u32 = 3;
 const CELL_TIME: Duration = Duration::from_millis(1500 * ROUNDS as u64);
 const WARM_UP: Duration = Duration::from_millis(200);
 const LAYERS: [Layer; 3] = [Layer::Ours, Layer::Raw, Layer::RawTxn];
@@ -369,12 +369,12 @@ fn render_markdown(report: &Report) -> String {
     );
     for cell in &report.writes {
         out.push_str(&format!(
-            "| {:?} | {} | {:.0} | {:.0} | {:.2}{} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+            "| {:?} | {} | {:.0} | {:.0} | {:.1}%{} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
             cell.operation,
             cell.writers,
             cell.ours.ops_per_second,
             cell.raw.ops_per_second,
-            cell.ratio,
+            cell.ratio * 100.0,
             if cell.meets_target {
                 ""
             } else {
