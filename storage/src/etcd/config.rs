@@ -16,9 +16,11 @@ pub struct EtcdConfig {
     /// Deadline of opening a TCP connection to one endpoint. A refused or unreachable endpoint
     /// fails calls within this time instead of `request_timeout`.
     pub dial_timeout: Duration,
-    /// Interval of HTTP/2 keepalive pings. A connection that stops answering them (a frozen or
-    /// partitioned etcd) is dropped after `keepalive_interval + keepalive_timeout`, ending its
-    /// watches with [`crate::StorageError::Unavailable`].
+    /// Interval of HTTP/2 keepalive pings while a watch or request is open. A connection that
+    /// stops answering them (a frozen or partitioned etcd) is dropped after
+    /// `keepalive_interval + keepalive_timeout`, ending its watches with
+    /// [`crate::StorageError::Unavailable`]. etcd refuses pings more often than every 5 s
+    /// (its `--grpc-keepalive-min-time`).
     pub keepalive_interval: Duration,
     /// How long to wait for a keepalive ping's answer.
     pub keepalive_timeout: Duration,

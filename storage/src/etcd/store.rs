@@ -57,8 +57,10 @@ impl EtcdStore {
         let options = ConnectOptions::new()
             .with_connect_timeout(config.dial_timeout)
             .with_timeout(config.request_timeout)
+            // Pings only while a request or watch is open: etcd answers pings on an idle
+            // connection (more often than every 2 hours) with GOAWAY "too_many_pings".
             .with_keep_alive(config.keepalive_interval, config.keepalive_timeout)
-            .with_keep_alive_while_idle(true)
+            .with_keep_alive_while_idle(false)
             // Watches on a member cut off from its cluster end instead of going silent.
             .with_require_leader(true);
         let call = Call::on("");
