@@ -13,6 +13,7 @@ pub mod continue_token;
 pub mod embedded;
 pub mod envelope;
 pub mod error;
+pub mod etcd;
 pub mod guaranteed_update;
 pub mod keys;
 pub mod store;
