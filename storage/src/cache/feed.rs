@@ -28,7 +28,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 
 use super::change::Object;
-use super::watch_cache::Shared;
+use super::shared::Shared;
 use crate::{ListOptions, Revision, StorageError, WatchEvent, WatchStream};
 
 /// Where the feed is.

@@ -2,10 +2,11 @@
 //! by watching the backend, that serves reads and watches so the backend only sees writes and
 //! one upstream watch.
 //!
-//! Start reading at [`WatchCache`] (routing of every [`crate::Storage`] call, consistent-read
-//! waiting), then [`feed`] (how the cache follows the backend and recovers), then
-//! [`resource`] (the per-prefix state: a sorted map of current objects plus a bounded history
-//! ring) and [`watcher`] (how a client watch walks that ring).
+//! Start reading at [`WatchCache`] (`watch_cache.rs`: routing of every [`crate::Storage`]
+//! call), then `freshness.rs` (consistent-read waiting), `feed.rs` (how the cache follows the
+//! backend and recovers), `resource.rs` and `history.rs` (the per-prefix state: a sorted map of
+//! current objects plus a bounded history ring), `page.rs` (lists at a past revision) and
+//! `watcher.rs` (how a client watch walks the ring).
 //!
 //! # Design
 //! - **One copy of each object.** An object's serialized payload is one [`bytes::Bytes`]
@@ -27,14 +28,17 @@
 //!   the [`crate::Storage`] trait does not offer.
 
 mod change;
-pub mod feed;
+mod feed;
+mod freshness;
 mod history;
 mod options;
 mod page;
-pub mod resource;
+mod resource;
+mod shared;
 mod watch_cache;
-pub mod watcher;
+mod watcher;
 
+pub use freshness::ReadFreshness;
 pub use options::{CacheConfigError, CacheOptions};
-pub use watch_cache::{CacheStats, ReadFreshness, WatchCache};
+pub use watch_cache::{CacheStats, WatchCache};
 pub use watcher::{CacheWatchItem, CacheWatchStream};

@@ -12,7 +12,7 @@ use crate::{EventType, Revision, WatchEvent};
 
 /// One cached prefix. Shared by the cache, its feed and the watchers of the prefix.
 #[derive(Debug)]
-pub struct Resource {
+pub(crate) struct Resource {
     prefix: String,
     state: RwLock<ResourceState>,
     /// Carries the revision of the last change applied here; watchers wait on it.

@@ -12,27 +12,15 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::feed;
+use super::freshness::ReadFreshness;
 use super::options::{CacheConfigError, CacheOptions};
 use super::page::{PageRequest, read_page};
 use super::resource::Resource;
+use super::shared::Shared;
 use super::watcher::{CacheWatchItem, CacheWatchStream, Watcher};
 use crate::{
     KeyValue, ListOptions, ListPage, Revision, Storage, StorageError, WatchStream, continue_token,
 };
-
-/// How fresh a read without an exact revision must be. Maps the API's `resourceVersion` on
-/// get and list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReadFreshness {
-    /// `resourceVersion` unset: at least as new as the backend when the read began. This is
-    /// what [`Storage::get`] and [`Storage::list`] do.
-    Consistent,
-    /// `resourceVersion=N` (not older than N): served from memory once the cache has reached N.
-    /// A revision the backend has not reached either is [`StorageError::RevisionTooLarge`].
-    NotOlderThan(Revision),
-    /// `resourceVersion=0`: whatever the cache holds, without asking the backend.
-    Any,
-}
 
 /// Counts describing what a cache holds (for metrics and the memory benchmark).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -50,53 +38,9 @@ pub struct CacheStats {
     pub fallback_reads: u64,
 }
 
-/// What the cache's handle, its feed and its readers share.
-pub(crate) struct Shared {
-    pub backend: Arc<dyn Storage>,
-    pub resources: Vec<Arc<Resource>>,
-    pub options: CacheOptions,
-    /// Every change up to this revision has been applied to its resource.
-    pub revision: watch::Sender<Revision>,
-    /// True while the feed is following the backend (see [`feed`]).
-    pub ready: watch::Sender<bool>,
-    pub memory_reads: AtomicU64,
-    pub fallback_reads: AtomicU64,
-}
-
-impl Shared {
-    pub fn resource_for(&self, key: &str) -> Option<&Arc<Resource>> {
-        self.resources.iter().find(|r| r.covers(key))
-    }
-
-    pub fn set_ready(&self, ready: bool) {
-        self.ready
-            .send_if_modified(|now| std::mem::replace(now, ready) != ready);
-    }
-
-    fn count(&self, from_memory: bool) {
-        let counter = if from_memory {
-            &self.memory_reads
-        } else {
-            &self.fallback_reads
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Records that every change up to `revision` has been applied.
-    pub fn advance(&self, revision: Revision) {
-        self.revision.send_if_modified(|now| {
-            let newer = revision > *now;
-            if newer {
-                *now = revision;
-            }
-            newer
-        });
-    }
-}
-
 /// A watch cache over a [`Storage`] backend: reads and watches under the cached prefixes are
 /// served from memory, writes and everything else go to the backend. See [`crate::cache`] for
-/// the design and [`feed`] for how it follows the backend.
+/// the design and its `feed.rs` for how the cache follows the backend and recovers.
 ///
 /// Semantics of each [`Storage`] call:
 /// - `create`, `update`, `delete`, `current_revision`: the backend's, unchanged.
@@ -255,7 +199,7 @@ impl WatchCache {
         let Some(resource) = self.shared.resource_for(key) else {
             return self.shared.backend.get(key).await;
         };
-        if !self.fresh_enough(freshness).await? {
+        if !self.shared.fresh_enough(freshness).await? {
             self.shared.count(false);
             return self.shared.backend.get(key).await;
         }
@@ -365,58 +309,6 @@ impl WatchCache {
         Ok(watcher.into_stream())
     }
 
-    /// Whether memory may answer a read of the given freshness now, after waiting if needed.
-    async fn fresh_enough(&self, freshness: ReadFreshness) -> Result<bool, StorageError> {
-        let wait = self.shared.options.freshness_timeout;
-        match freshness {
-            ReadFreshness::Any => Ok(true),
-            ReadFreshness::Consistent => {
-                if !self.is_ready() {
-                    return Ok(false);
-                }
-                let target = self.shared.backend.current_revision().await?;
-                Ok(self.catch_up(target, wait).await)
-            }
-            ReadFreshness::NotOlderThan(revision) => {
-                if self.revision() >= revision {
-                    return Ok(true);
-                }
-                self.reachable(revision).await?;
-                Ok(self.catch_up(revision, wait).await)
-            }
-        }
-    }
-
-    /// Waits at most `timeout` for the cache to reach `revision`; gives up at once when the
-    /// cache is or becomes not ready (its revision may then not move for a long time).
-    async fn catch_up(&self, revision: Revision, timeout: Duration) -> bool {
-        let mut current = self.shared.revision.subscribe();
-        let mut ready = self.shared.ready.subscribe();
-        let reached = async { current.wait_for(|r| *r >= revision).await.is_ok() };
-        let stalled = async {
-            // An error means the cache is gone: nothing to wait for either.
-            let _ = ready.wait_for(|ready| !*ready).await;
-        };
-        tokio::select! {
-            biased;
-            reached = reached => reached,
-            () = stalled => false,
-            () = tokio::time::sleep(timeout) => false,
-        }
-    }
-
-    /// Fails with [`StorageError::RevisionTooLarge`] if the backend has not reached `revision`.
-    async fn reachable(&self, revision: Revision) -> Result<(), StorageError> {
-        let current = self.shared.backend.current_revision().await?;
-        if revision > current {
-            return Err(StorageError::RevisionTooLarge {
-                requested: revision,
-                current,
-            });
-        }
-        Ok(())
-    }
-
     /// The first page of a list at the cache's latest state, or `None` if the backend must
     /// answer.
     async fn latest_page(
@@ -426,7 +318,7 @@ impl WatchCache {
         limit: Option<usize>,
         freshness: ReadFreshness,
     ) -> Result<Option<ListPage>, StorageError> {
-        if !self.fresh_enough(freshness).await? {
+        if !self.shared.fresh_enough(freshness).await? {
             return Ok(None);
         }
         // Read before locking: every change up to it is in the state we are about to read.
@@ -457,8 +349,9 @@ impl WatchCache {
         at: Revision,
     ) -> Result<Option<ListPage>, StorageError> {
         if at > self.revision() {
-            self.reachable(at).await?;
+            self.shared.reachable(at).await?;
             if !self
+                .shared
                 .catch_up(at, self.shared.options.freshness_timeout)
                 .await
             {
