@@ -9,55 +9,14 @@ mod etcd_fixture;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use prepull_storage::cache::{CacheOptions, ReadFreshness, WatchCache};
-use prepull_storage::{ListOptions, Revision, Storage};
+use prepull_storage::{ListOptions, Storage};
 use tokio::time::Instant;
 
 use cache_cases::Cached;
-use conformance::Backend;
-use etcd_fixture::{EtcdFixture, ROOT};
-
-/// etcd alone (the same harness as `conformance_etcd.rs`).
-#[derive(Debug)]
-struct EtcdBackend {
-    fixture: EtcdFixture,
-}
-
-#[async_trait]
-impl Backend for EtcdBackend {
-    async fn new() -> Self {
-        EtcdBackend {
-            fixture: EtcdFixture::start().await,
-        }
-    }
-
-    fn store(&self) -> Arc<dyn Storage> {
-        Arc::new(self.fixture.store.clone())
-    }
-
-    async fn write_raw(&self, key: &str, raw: &[u8]) {
-        let mut client = self.fixture.raw_client().await;
-        client
-            .put(format!("{ROOT}{key}"), raw, None)
-            .await
-            .expect("raw put");
-    }
-
-    async fn compact(&self, revision: Revision) {
-        self.fixture
-            .store
-            .compact(revision)
-            .await
-            .expect("compaction");
-    }
-
-    async fn restart(&mut self) -> bool {
-        self.fixture.restart().await;
-        true
-    }
-}
+use etcd_fixture::EtcdFixture;
+use etcd_fixture::backend::EtcdBackend;
 
 conformance_suite!(Cached<EtcdBackend>);
 cache_suite!(EtcdBackend);

@@ -1,53 +1,8 @@
-//! The storage conformance suite against a real etcd: each case gets its own etcd (they start
-//! in a fraction of a second, and a case's compaction must not expire another case's reads).
+//! The storage conformance suite against a real etcd, each case with its own etcd.
 
 mod conformance;
 mod etcd_fixture;
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use conformance::Backend;
-use etcd_fixture::{EtcdFixture, ROOT};
-use prepull_storage::{Revision, Storage};
-
-#[derive(Debug)]
-struct EtcdBackend {
-    fixture: EtcdFixture,
-}
-
-#[async_trait]
-impl Backend for EtcdBackend {
-    async fn new() -> Self {
-        EtcdBackend {
-            fixture: EtcdFixture::start().await,
-        }
-    }
-
-    fn store(&self) -> Arc<dyn Storage> {
-        Arc::new(self.fixture.store.clone())
-    }
-
-    async fn write_raw(&self, key: &str, raw: &[u8]) {
-        let mut client = self.fixture.raw_client().await;
-        client
-            .put(format!("{ROOT}{key}"), raw, None)
-            .await
-            .expect("raw put");
-    }
-
-    async fn compact(&self, revision: Revision) {
-        self.fixture
-            .store
-            .compact(revision)
-            .await
-            .expect("compaction");
-    }
-
-    async fn restart(&mut self) -> bool {
-        self.fixture.restart().await;
-        true
-    }
-}
+use etcd_fixture::backend::EtcdBackend;
 
 conformance_suite!(EtcdBackend);

@@ -1,6 +1,7 @@
 //! The etcd backend's own behaviour, beyond the shared conformance suite: its key layout in
 //! etcd, its deadlines when etcd is gone, and how etcd's compaction surfaces.
 
+mod conformance;
 mod etcd_fixture;
 
 use std::time::Duration;

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod backend;
+
 use std::time::Duration;
 
 use etcd_client::Client;
