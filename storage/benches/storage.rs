@@ -76,17 +76,6 @@ struct Comparison {
     meets_target: bool,
 }
 
-/// The watch cache's memory for one object size (see [`watch_cache_memory`]).
-#[derive(Debug, Serialize)]
-struct MemoryFigure {
-    objects: usize,
-    serialized_bytes_per_object: usize,
-    /// Heap held by the cache for all objects.
-    cache_bytes: usize,
-    /// cache_bytes / (objects * serialized_bytes_per_object); target <= 1.5.
-    ratio: f64,
-}
-
 #[derive(Debug, Serialize)]
 struct Report {
     date: String,
@@ -95,7 +84,6 @@ struct Report {
     cell_seconds: f64,
     target_ratio: f64,
     writes: Vec<Comparison>,
-    watch_cache_memory: Vec<MemoryFigure>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -156,19 +144,8 @@ async fn run() -> anyhow::Result<()> {
         cell_seconds: CELL_TIME.as_secs_f64(),
         target_ratio: TARGET_RATIO,
         writes,
-        watch_cache_memory: watch_cache_memory(),
     };
     write_report(&report)
-}
-
-/// THE SPOT FOR THE WATCH CACHE'S MEMORY FIGURE (to be filled in with the watch cache).
-///
-/// Should fill a watch cache with 10,000 NodeImages of ~2 KB and then ~10 KB serialized, measure
-/// the heap it holds (e.g. with a counting global allocator, before and after), and return one
-/// [`MemoryFigure`] per size. Target: `ratio <= 1.5`. Empty until then; the report says
-/// "not measured".
-fn watch_cache_memory() -> Vec<MemoryFigure> {
-    Vec::new()
 }
 
 /// Everything one cell needs.
@@ -387,20 +364,8 @@ fn render_markdown(report: &Report) -> String {
             cell.raw.p99_ms,
         ));
     }
-    out.push_str("\n## Watch cache memory (10k NodeImages)\n\n");
-    if report.watch_cache_memory.is_empty() {
-        out.push_str("Not measured yet.\n");
-    } else {
-        out.push_str("| object size B | objects | cache bytes | cache / serialized |\n|---:|---:|---:|---:|\n");
-        for figure in &report.watch_cache_memory {
-            out.push_str(&format!(
-                "| {} | {} | {} | {:.2} |\n",
-                figure.serialized_bytes_per_object,
-                figure.objects,
-                figure.cache_bytes,
-                figure.ratio
-            ));
-        }
-    }
+    out.push_str(
+        "\nThe watch cache's memory is measured by the `cache_memory` bench (same command).\n",
+    );
     out
 }
