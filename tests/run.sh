@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 need_packages=()
 command -v etcd >/dev/null || need_packages+=(etcd-server)
 command -v protoc >/dev/null || need_packages+=(protobuf-compiler)
+command -v containerd >/dev/null || need_packages+=(containerd)
+command -v docker-registry >/dev/null || need_packages+=(docker-registry)
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "==> installing ${need_packages[*]}"
   export DEBIAN_FRONTEND=noninteractive

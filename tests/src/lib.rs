@@ -7,8 +7,10 @@
 //! with ([`KubePki`], [`CertificateAuthority`]).
 
 mod certs;
+mod containerd;
 mod etcd;
 mod eventually;
+mod hanging_registry;
 mod http_probe;
 mod kube_apiserver;
 mod kube_binaries;
@@ -17,14 +19,19 @@ mod kube_pki;
 mod kubeconfig;
 mod kubectl;
 mod ports;
+mod registry;
+mod registry_push;
 mod service_process;
+mod test_image;
 mod tls_client;
 
 pub use certs::{
     CertificateAuthority, IssuedCert, PemFiles, ServiceAccountKeyFiles, ServiceAccountKeys,
 };
+pub use containerd::{CONTAINERD_BINARY, Containerd};
 pub use etcd::{ETCD_BINARY, Etcd};
 pub use eventually::{assert_eventually, eventually};
+pub use hanging_registry::HangingRegistry;
 pub use http_probe::{HttpAnswer, http_get, https_get};
 pub use kube_apiserver::{KubeApiserver, SERVICE_ACCOUNT_ISSUER};
 pub use kube_binaries::{KUBE_BIN_DIR_ENV, KUBE_BUILD_SCRIPT, KubeBinaries};
@@ -33,4 +40,6 @@ pub use kube_pki::{ADMIN_GROUP, ADMIN_USER, FRONT_PROXY_CLIENT_NAME, KubePki};
 pub use kubeconfig::write_kubeconfig;
 pub use kubectl::{KUBECTL_BINARY, Kubectl};
 pub use ports::free_loopback_port;
+pub use registry::{ImageInfo, REGISTRY_BINARY, Registry, RegistryOptions};
+pub use test_image::{Blob, TestImage, sha256_digest};
 pub use tls_client::tls_client_config;
