@@ -227,10 +227,76 @@ async fn a_private_registry_needs_the_credentials_in_auth_config() {
         ..Default::default()
     };
     let started = Instant::now();
-    let image_ref = pull(&mut images, &image.reference, Some(auth), PULL_DEADLINE)
-        .await
-        .expect("the pull with credentials succeeds");
+    let image_ref = pull(
+        &mut images,
+        &image.reference,
+        Some(auth.clone()),
+        PULL_DEADLINE,
+    )
+    .await
+    .expect("the pull with credentials succeeds");
     eprintln!("pull with basic auth took {:?}", started.elapsed());
+    assert_eq!(image_ref, image.config_digest);
+
+    // A bare host:port in server_address is refused before any registry is contacted.
+    let bare = AuthConfig {
+        server_address: registry.host_port(),
+        ..auth.clone()
+    };
+    let error = pull(&mut images, &image.reference, Some(bare), PULL_DEADLINE)
+        .await
+        .expect_err("server_address host:port is an error");
+    eprintln!(
+        "server_address host:port: {:?} {}",
+        error.code(),
+        error.message()
+    );
+    assert_eq!(error.code(), Code::Unknown, "{error:?}");
+
+    // A full URL naming the registry is accepted.
+    let url = AuthConfig {
+        server_address: format!("http://{}", registry.host_port()),
+        ..auth
+    };
+    pull(&mut images, &image.reference, Some(url), PULL_DEADLINE)
+        .await
+        .expect("server_address as a URL works");
+}
+
+#[tokio::test]
+async fn pull_image_contacts_the_registry_even_when_the_image_is_present() {
+    let mut registry = Registry::start(RegistryOptions::default())
+        .await
+        .expect("registry starts");
+    let image = registry
+        .push_test_image("smoke/present", "v1")
+        .await
+        .expect("push");
+    let containerd = Containerd::start(&[registry.host_port()])
+        .await
+        .expect("containerd starts");
+    let mut images = containerd.image_client().await.expect("connects");
+    pull(&mut images, &image.reference, None, PULL_DEADLINE)
+        .await
+        .expect("the first pull succeeds");
+
+    registry.stop().await.expect("registry stops");
+    assert!(!registry.is_running());
+    let present = status(&mut images, &image.reference).await;
+    assert_eq!(
+        present.map(|image| image.id),
+        Some(image.config_digest.clone())
+    );
+    let error = pull(&mut images, &image.reference, None, PULL_DEADLINE)
+        .await
+        .expect_err("PullImage needs the registry although the image is present");
+    eprintln!("registry down: {:?} {}", error.code(), error.message());
+    assert_eq!(error.code(), Code::Unknown, "{error:?}");
+
+    registry.start_again().await.expect("registry starts again");
+    let image_ref = pull(&mut images, &image.reference, None, PULL_DEADLINE)
+        .await
+        .expect("the pull succeeds once the registry is back");
     assert_eq!(image_ref, image.config_digest);
 }
 
