@@ -58,7 +58,7 @@ impl Containerd {
         if !Path::new(CONTAINERD_BINARY).is_file() {
             bail!("{CONTAINERD_BINARY} not found: install it with `apt-get install -y containerd`");
         }
-        let containerd = Containerd {
+        let mut containerd = Containerd {
             process: None,
             dir: tempfile::Builder::new()
                 .prefix("prepull-containerd-")
@@ -68,7 +68,6 @@ impl Containerd {
         for host_port in insecure_registries {
             containerd.trust_insecure_registry(host_port)?;
         }
-        let mut containerd = containerd;
         containerd.spawn_and_wait().await?;
         Ok(containerd)
     }
