@@ -58,6 +58,20 @@ fn assert_single_field(message: &(impl Message + std::fmt::Debug), number: u64, 
     );
 }
 
+/// `field!(Message { field: value } => number, wire type)`: the message with only that field
+/// set encodes as exactly that one tag.
+macro_rules! field {
+    ($message:ident { $field:ident : $value:expr } => $number:expr, $wire_type:expr) => {{
+        // Messages with one field have nothing left for `..Default::default()` to fill.
+        #[allow(clippy::needless_update)]
+        let message = $message {
+            $field: $value,
+            ..Default::default()
+        };
+        assert_single_field(&message, $number, $wire_type)
+    }};
+}
+
 fn text() -> String {
     String::from("x")
 }
@@ -75,423 +89,89 @@ fn spec() -> Option<ImageSpec> {
 
 #[test]
 fn pull_image_request_fields_have_upstream_numbers() {
-    let none = PullImageRequest::default();
-    assert_single_field(
-        &PullImageRequest {
-            image: spec(),
-            ..none.clone()
-        },
-        1,
-        LEN,
-    );
-    let auth = Some(AuthConfig::default());
-    assert_single_field(
-        &PullImageRequest {
-            auth,
-            ..none.clone()
-        },
-        2,
-        LEN,
-    );
-    let sandbox_config = Some(PodSandboxConfig::default());
-    assert_single_field(
-        &PullImageRequest {
-            sandbox_config,
-            ..none
-        },
-        3,
-        LEN,
-    );
-    let response = PullImageResponse { image_ref: text() };
-    assert_single_field(&response, 1, LEN);
+    field!(PullImageRequest { image: spec() } => 1, LEN);
+    field!(PullImageRequest { auth: Some(AuthConfig::default()) } => 2, LEN);
+    field!(PullImageRequest { sandbox_config: Some(PodSandboxConfig::default()) } => 3, LEN);
+    field!(PullImageResponse { image_ref: text() } => 1, LEN);
 }
 
 #[test]
 fn image_spec_fields_have_upstream_numbers() {
-    let none = ImageSpec::default();
-    assert_single_field(
-        &ImageSpec {
-            image: text(),
-            ..none.clone()
-        },
-        1,
-        LEN,
-    );
-    let annotations = one_entry();
-    assert_single_field(
-        &ImageSpec {
-            annotations,
-            ..none.clone()
-        },
-        2,
-        LEN,
-    );
-    let user_specified_image = text();
-    assert_single_field(
-        &ImageSpec {
-            user_specified_image,
-            ..none.clone()
-        },
-        18,
-        LEN,
-    );
-    assert_single_field(
-        &ImageSpec {
-            runtime_handler: text(),
-            ..none
-        },
-        19,
-        LEN,
-    );
+    field!(ImageSpec { image: text() } => 1, LEN);
+    field!(ImageSpec { annotations: one_entry() } => 2, LEN);
+    field!(ImageSpec { user_specified_image: text() } => 18, LEN);
+    field!(ImageSpec { runtime_handler: text() } => 19, LEN);
 }
 
 #[test]
 fn auth_config_fields_have_upstream_numbers() {
-    let none = AuthConfig::default();
-    assert_single_field(
-        &AuthConfig {
-            username: text(),
-            ..none.clone()
-        },
-        1,
-        LEN,
-    );
-    assert_single_field(
-        &AuthConfig {
-            password: text(),
-            ..none.clone()
-        },
-        2,
-        LEN,
-    );
-    assert_single_field(
-        &AuthConfig {
-            auth: text(),
-            ..none.clone()
-        },
-        3,
-        LEN,
-    );
-    assert_single_field(
-        &AuthConfig {
-            server_address: text(),
-            ..none.clone()
-        },
-        4,
-        LEN,
-    );
-    assert_single_field(
-        &AuthConfig {
-            identity_token: text(),
-            ..none.clone()
-        },
-        5,
-        LEN,
-    );
-    assert_single_field(
-        &AuthConfig {
-            registry_token: text(),
-            ..none
-        },
-        6,
-        LEN,
-    );
+    field!(AuthConfig { username: text() } => 1, LEN);
+    field!(AuthConfig { password: text() } => 2, LEN);
+    field!(AuthConfig { auth: text() } => 3, LEN);
+    field!(AuthConfig { server_address: text() } => 4, LEN);
+    field!(AuthConfig { identity_token: text() } => 5, LEN);
+    field!(AuthConfig { registry_token: text() } => 6, LEN);
 }
 
 #[test]
 fn pod_sandbox_config_fields_have_upstream_numbers() {
-    let none = PodSandboxConfig::default();
-    let metadata = Some(PodSandboxMetadata::default());
-    assert_single_field(
-        &PodSandboxConfig {
-            metadata,
-            ..none.clone()
-        },
-        1,
-        LEN,
-    );
-    assert_single_field(
-        &PodSandboxConfig {
-            hostname: text(),
-            ..none.clone()
-        },
-        2,
-        LEN,
-    );
-    let log_directory = text();
-    assert_single_field(
-        &PodSandboxConfig {
-            log_directory,
-            ..none.clone()
-        },
-        3,
-        LEN,
-    );
-    let labels = one_entry();
-    assert_single_field(
-        &PodSandboxConfig {
-            labels,
-            ..none.clone()
-        },
-        6,
-        LEN,
-    );
-    let annotations = one_entry();
-    assert_single_field(
-        &PodSandboxConfig {
-            annotations,
-            ..none
-        },
-        7,
-        LEN,
-    );
-
-    let none = PodSandboxMetadata::default();
-    assert_single_field(
-        &PodSandboxMetadata {
-            name: text(),
-            ..none.clone()
-        },
-        1,
-        LEN,
-    );
-    assert_single_field(
-        &PodSandboxMetadata {
-            uid: text(),
-            ..none.clone()
-        },
-        2,
-        LEN,
-    );
-    assert_single_field(
-        &PodSandboxMetadata {
-            namespace: text(),
-            ..none.clone()
-        },
-        3,
-        LEN,
-    );
-    assert_single_field(&PodSandboxMetadata { attempt: 1, ..none }, 4, VARINT);
+    field!(PodSandboxConfig { metadata: Some(PodSandboxMetadata::default()) } => 1, LEN);
+    field!(PodSandboxConfig { hostname: text() } => 2, LEN);
+    field!(PodSandboxConfig { log_directory: text() } => 3, LEN);
+    field!(PodSandboxConfig { labels: one_entry() } => 6, LEN);
+    field!(PodSandboxConfig { annotations: one_entry() } => 7, LEN);
+    field!(PodSandboxMetadata { name: text() } => 1, LEN);
+    field!(PodSandboxMetadata { uid: text() } => 2, LEN);
+    field!(PodSandboxMetadata { namespace: text() } => 3, LEN);
+    field!(PodSandboxMetadata { attempt: 1 } => 4, VARINT);
 }
 
 #[test]
 fn image_fields_have_upstream_numbers() {
-    let none = Image::default();
-    assert_single_field(
-        &Image {
-            id: text(),
-            ..none.clone()
-        },
-        1,
-        LEN,
-    );
-    assert_single_field(
-        &Image {
-            repo_tags: vec![text()],
-            ..none.clone()
-        },
-        2,
-        LEN,
-    );
-    assert_single_field(
-        &Image {
-            repo_digests: vec![text()],
-            ..none.clone()
-        },
-        3,
-        LEN,
-    );
-    assert_single_field(
-        &Image {
-            size: 1,
-            ..none.clone()
-        },
-        4,
-        VARINT,
-    );
-    let uid = Some(Int64Value { value: 1 });
-    assert_single_field(
-        &Image {
-            uid,
-            ..none.clone()
-        },
-        5,
-        LEN,
-    );
-    assert_single_field(
-        &Image {
-            username: text(),
-            ..none.clone()
-        },
-        6,
-        LEN,
-    );
-    assert_single_field(
-        &Image {
-            spec: spec(),
-            ..none.clone()
-        },
-        7,
-        LEN,
-    );
-    assert_single_field(
-        &Image {
-            pinned: true,
-            ..none
-        },
-        8,
-        VARINT,
-    );
-    assert_single_field(&Int64Value { value: 1 }, 1, VARINT);
+    field!(Image { id: text() } => 1, LEN);
+    field!(Image { repo_tags: vec![text()] } => 2, LEN);
+    field!(Image { repo_digests: vec![text()] } => 3, LEN);
+    field!(Image { size: 1 } => 4, VARINT);
+    field!(Image { uid: Some(Int64Value { value: 1 }) } => 5, LEN);
+    field!(Image { username: text() } => 6, LEN);
+    field!(Image { spec: spec() } => 7, LEN);
+    field!(Image { pinned: true } => 8, VARINT);
+    field!(Int64Value { value: 1 } => 1, VARINT);
 }
 
 #[test]
 fn image_status_list_and_remove_fields_have_upstream_numbers() {
-    let none = ImageStatusRequest::default();
-    assert_single_field(
-        &ImageStatusRequest {
-            image: spec(),
-            ..none.clone()
-        },
-        1,
-        LEN,
-    );
-    assert_single_field(
-        &ImageStatusRequest {
-            verbose: true,
-            ..none
-        },
-        2,
-        VARINT,
-    );
-    let none = ImageStatusResponse::default();
-    let image = Some(Image::default());
-    assert_single_field(
-        &ImageStatusResponse {
-            image,
-            ..none.clone()
-        },
-        1,
-        LEN,
-    );
-    assert_single_field(
-        &ImageStatusResponse {
-            info: one_entry(),
-            ..none
-        },
-        2,
-        LEN,
-    );
-
-    let filter = Some(ImageFilter { image: spec() });
-    assert_single_field(&ListImagesRequest { filter }, 1, LEN);
-    assert_single_field(&ImageFilter { image: spec() }, 1, LEN);
-    let images = vec![Image::default()];
-    assert_single_field(&ListImagesResponse { images }, 1, LEN);
-
-    assert_single_field(&RemoveImageRequest { image: spec() }, 1, LEN);
+    field!(ImageStatusRequest { image: spec() } => 1, LEN);
+    field!(ImageStatusRequest { verbose: true } => 2, VARINT);
+    field!(ImageStatusResponse { image: Some(Image::default()) } => 1, LEN);
+    field!(ImageStatusResponse { info: one_entry() } => 2, LEN);
+    field!(ListImagesRequest { filter: Some(ImageFilter { image: spec() }) } => 1, LEN);
+    field!(ImageFilter { image: spec() } => 1, LEN);
+    field!(ListImagesResponse { images: vec![Image::default()] } => 1, LEN);
+    field!(RemoveImageRequest { image: spec() } => 1, LEN);
 }
 
 #[test]
 fn image_fs_info_fields_have_upstream_numbers() {
-    let none = FilesystemUsage::default();
-    assert_single_field(
-        &FilesystemUsage {
-            timestamp: 1,
-            ..none.clone()
-        },
-        1,
-        VARINT,
-    );
-    let fs_id = Some(FilesystemIdentifier { mountpoint: text() });
-    assert_single_field(
-        &FilesystemUsage {
-            fs_id,
-            ..none.clone()
-        },
-        2,
-        LEN,
-    );
-    let used_bytes = Some(UInt64Value { value: 1 });
-    assert_single_field(
-        &FilesystemUsage {
-            used_bytes,
-            ..none.clone()
-        },
-        3,
-        LEN,
-    );
-    let inodes_used = Some(UInt64Value { value: 1 });
-    assert_single_field(
-        &FilesystemUsage {
-            inodes_used,
-            ..none
-        },
-        4,
-        LEN,
-    );
-    assert_single_field(&FilesystemIdentifier { mountpoint: text() }, 1, LEN);
-    assert_single_field(&UInt64Value { value: 1 }, 1, VARINT);
-
-    let none = ImageFsInfoResponse::default();
-    let image_filesystems = vec![FilesystemUsage::default()];
-    assert_single_field(
-        &ImageFsInfoResponse {
-            image_filesystems,
-            ..none.clone()
-        },
-        1,
-        LEN,
-    );
-    let container_filesystems = vec![FilesystemUsage::default()];
-    assert_single_field(
-        &ImageFsInfoResponse {
-            container_filesystems,
-            ..none
-        },
-        2,
-        LEN,
-    );
+    let usage = || vec![FilesystemUsage::default()];
+    let value = || Some(UInt64Value { value: 1 });
+    field!(FilesystemUsage { timestamp: 1 } => 1, VARINT);
+    field!(FilesystemUsage { fs_id: Some(FilesystemIdentifier::default()) } => 2, LEN);
+    field!(FilesystemUsage { used_bytes: value() } => 3, LEN);
+    field!(FilesystemUsage { inodes_used: value() } => 4, LEN);
+    field!(FilesystemIdentifier { mountpoint: text() } => 1, LEN);
+    field!(UInt64Value { value: 1 } => 1, VARINT);
+    field!(ImageFsInfoResponse { image_filesystems: usage() } => 1, LEN);
+    field!(ImageFsInfoResponse { container_filesystems: usage() } => 2, LEN);
 }
 
 #[test]
 fn version_fields_have_upstream_numbers() {
-    assert_single_field(&VersionRequest { version: text() }, 1, LEN);
-    let none = VersionResponse::default();
-    assert_single_field(
-        &VersionResponse {
-            version: text(),
-            ..none.clone()
-        },
-        1,
-        LEN,
-    );
-    assert_single_field(
-        &VersionResponse {
-            runtime_name: text(),
-            ..none.clone()
-        },
-        2,
-        LEN,
-    );
-    let runtime_version = text();
-    assert_single_field(
-        &VersionResponse {
-            runtime_version,
-            ..none.clone()
-        },
-        3,
-        LEN,
-    );
-    let runtime_api_version = text();
-    assert_single_field(
-        &VersionResponse {
-            runtime_api_version,
-            ..none
-        },
-        4,
-        LEN,
-    );
+    field!(VersionRequest { version: text() } => 1, LEN);
+    field!(VersionResponse { version: text() } => 1, LEN);
+    field!(VersionResponse { runtime_name: text() } => 2, LEN);
+    field!(VersionResponse { runtime_version: text() } => 3, LEN);
+    field!(VersionResponse { runtime_api_version: text() } => 4, LEN);
 }
 
 #[test]
