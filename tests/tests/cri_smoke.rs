@@ -411,3 +411,39 @@ async fn a_registry_trusted_after_start_serves_the_next_pull() {
         .expect("the pull succeeds");
     assert_eq!(image_ref, image.config_digest);
 }
+
+#[tokio::test]
+async fn a_client_reconnects_after_containerd_restarts_and_pulled_images_survive() {
+    let registry = Registry::start(RegistryOptions::default())
+        .await
+        .expect("registry starts");
+    let image = registry
+        .push_test_image("smoke/durable", "v1")
+        .await
+        .expect("push");
+    let mut containerd = Containerd::start(&[registry.host_port()])
+        .await
+        .expect("containerd starts");
+    let mut images = containerd.image_client().await.expect("connects");
+    pull(&mut images, &image.reference, None, PULL_DEADLINE)
+        .await
+        .expect("the pull succeeds");
+
+    containerd.stop().await.expect("containerd stops");
+    assert!(!containerd.is_running());
+    let request = ImageStatusRequest {
+        image: spec(&image.reference),
+        verbose: false,
+    };
+    let error = images
+        .image_status(with_deadline(request, CALL_DEADLINE))
+        .await
+        .expect_err("nobody answers while containerd is down");
+    eprintln!("containerd down: {:?} {}", error.code(), error.message());
+    assert_eq!(error.code(), Code::Unavailable, "{error:?}");
+
+    containerd.start_again().await.expect("containerd restarts");
+    // The same client, without reconnecting by hand.
+    let present = status(&mut images, &image.reference).await;
+    assert_eq!(present.map(|image| image.id), Some(image.config_digest));
+}
