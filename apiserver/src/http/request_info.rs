@@ -104,10 +104,11 @@ fn resource_request(method: &Method, path: &str, query: Option<&str>) -> Option<
     };
     // A list or watch narrowed to one object by `fieldSelector=metadata.name=X` is about X, so
     // an authorizer can allow an agent to watch only its own NodeImage.
-    if matches!(request.verb, "list" | "watch") && request.name.is_empty() {
-        if let Some(name) = query_param(query, "fieldSelector").and_then(|s| single_name(&s)) {
-            request.name = name;
-        }
+    if matches!(request.verb, "list" | "watch")
+        && request.name.is_empty()
+        && let Some(name) = query_param(query, "fieldSelector").and_then(|s| single_name(&s))
+    {
+        request.name = name;
     }
     Some(request)
 }
