@@ -1,7 +1,11 @@
 //! The HTTP surface: one router, built by a plain function so tests drive it without sockets.
 
+pub mod body;
+pub mod negotiate;
+pub mod query;
 pub mod request_info;
 pub mod status;
+pub mod table;
 
 use axum::Router;
 use axum::routing::get;
