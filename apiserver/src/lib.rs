@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod http;
 pub mod options;
+pub mod registry; // REGISTRY helper: generic resource store (apiserver/src/registry).
 pub mod serve;
 pub mod standalone;
 
