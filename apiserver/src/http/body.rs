@@ -1,10 +1,10 @@
 //! Request bodies: the size limit, the media types we read, and the patch types.
 //!
 //! Bodies are read whole, up to [`MAX_BODY_BYTES`] (kube-apiserver's 3 MiB; more is 413).
-//! Objects (create, update) arrive as JSON or YAML and leave here as JSON bytes, so the
-//! registry's strict decoder still sees duplicate keys of a JSON body. Patches arrive as JSON
-//! patch or JSON merge patch; strategic merge patch and server-side apply are answered 415
-//! with kube-apiserver's message until they are implemented.
+//! Objects (create, update) arrive as JSON (passed on untouched, so the registry's strict
+//! decoder still sees duplicate keys) or YAML (parsed here). Patches arrive as JSON patch or
+//! JSON merge patch; strategic merge patch and server-side apply are answered 415 with
+//! kube-apiserver's message until they are implemented.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -12,6 +12,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::status::ApiError;
+use crate::registry::{Body as RegistryBody, Patch};
 
 /// Largest request body accepted (kube-apiserver's `--max-request-body-bytes` default).
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
@@ -24,18 +25,6 @@ pub const PATCH_MEDIA_TYPES: &[&str] = &[
     "application/json-patch+json",
     "application/merge-patch+json",
 ];
-
-/// kube-apiserver's limit on the operations of one JSON patch.
-pub const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
-
-/// A patch, parsed.
-#[derive(Clone, Debug, PartialEq)]
-pub enum PatchBody {
-    /// RFC 6902: an array of operations.
-    Json(Value),
-    /// RFC 7386: a partial object.
-    Merge(Value),
-}
 
 /// Reads a whole body, refusing more than [`MAX_BODY_BYTES`] with 413.
 pub async fn read_limited(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
@@ -74,22 +63,29 @@ fn is_length_limit(err: &axum::Error) -> bool {
 fn media_type(content_type: Option<&HeaderValue>) -> String {
     content_type
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| "application/json".to_string())
 }
 
-/// An object body (create, update) as JSON bytes: JSON is passed through untouched, YAML is
-/// converted. Other media types are 415; malformed YAML is 400.
-pub fn object_json(content_type: Option<&HeaderValue>, raw: Bytes) -> Result<Bytes, ApiError> {
+/// An object body (create, update): JSON is passed on as received (so the registry's strict
+/// decoder can report duplicate keys), YAML parsed. Other media types are 415; malformed YAML
+/// is 400.
+pub fn object(content_type: Option<&HeaderValue>, raw: Bytes) -> Result<RegistryBody, ApiError> {
     match media_type(content_type).as_str() {
-        "application/json" | "*/*" => Ok(raw),
-        "application/yaml" => yaml_to_json(&raw),
+        "application/json" | "*/*" => Ok(RegistryBody::Json(raw)),
+        "application/yaml" => yaml(&raw).map(RegistryBody::Value),
         other => Err(ApiError::unsupported_media_type(other, OBJECT_MEDIA_TYPES)),
     }
 }
 
-/// An optional `DeleteOptions` body: empty means none.
+/// An optional `DeleteOptions` body (JSON or YAML); empty means none.
 pub fn optional_object(
     content_type: Option<&HeaderValue>,
     raw: Bytes,
@@ -97,46 +93,37 @@ pub fn optional_object(
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let json = object_json(content_type, raw)?;
-    serde_json::from_slice(&json)
-        .map(Some)
-        .map_err(|err| ApiError::bad_request(format!("error decoding the request body: {err}")))
+    match object(content_type, raw)? {
+        RegistryBody::Json(json) => serde_json::from_slice(&json).map(Some).map_err(|err| {
+            ApiError::bad_request(format!("error decoding the request body: {err}"))
+        }),
+        RegistryBody::Value(value) => Ok(Some(value)),
+    }
 }
 
-fn yaml_to_json(raw: &[u8]) -> Result<Bytes, ApiError> {
-    let value: Value = serde_norway::from_slice(raw).map_err(|err| {
-        ApiError::bad_request(format!("error converting YAML to JSON: yaml: {err}"))
-    })?;
-    let json = serde_json::to_vec(&value).map_err(ApiError::internal)?;
-    Ok(Bytes::from(json))
+fn yaml(raw: &[u8]) -> Result<Value, ApiError> {
+    serde_norway::from_slice(raw)
+        .map_err(|err| ApiError::bad_request(format!("error converting YAML to JSON: yaml: {err}")))
 }
 
-/// A patch body, by its `Content-Type`: JSON patch or merge patch. Strategic merge patch,
-/// server-side apply and anything else are 415 listing [`PATCH_MEDIA_TYPES`]; a body that is
-/// not JSON, or a JSON patch that is not a list of operations, is 400; more than
-/// [`MAX_JSON_PATCH_OPERATIONS`] operations is 413.
-pub fn patch(content_type: Option<&HeaderValue>, raw: &[u8]) -> Result<PatchBody, ApiError> {
+/// A patch body, by its `Content-Type`: JSON patch or merge patch, handed to the registry as
+/// received (it parses and applies them). Strategic merge patch, server-side apply and
+/// anything else are 415 listing [`PATCH_MEDIA_TYPES`], as kube-apiserver answers for a
+/// custom resource.
+pub fn patch(content_type: Option<&HeaderValue>, raw: Bytes) -> Result<Patch, ApiError> {
     let media_type = content_type
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default();
     match media_type.as_str() {
-        "application/json-patch+json" => {
-            let value: Value = serde_json::from_slice(raw)
-                .map_err(|err| ApiError::bad_request(format!("error decoding patch: {err}")))?;
-            let operations = serde_json::from_value::<json_patch::Patch>(value.clone())
-                .map_err(|err| ApiError::bad_request(format!("error decoding patch: {err}")))?;
-            if operations.0.len() > MAX_JSON_PATCH_OPERATIONS {
-                return Err(ApiError::entity_too_large(format!(
-                    "The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {}",
-                    operations.0.len()
-                )));
-            }
-            Ok(PatchBody::Json(value))
-        }
-        "application/merge-patch+json" => serde_json::from_slice(raw)
-            .map(PatchBody::Merge)
-            .map_err(|err| ApiError::bad_request(format!("error decoding patch: {err}"))),
+        "application/json-patch+json" => Ok(Patch::Json(raw)),
+        "application/merge-patch+json" => Ok(Patch::Merge(raw)),
         other => Err(ApiError::unsupported_media_type(other, PATCH_MEDIA_TYPES)),
     }
 }
@@ -150,29 +137,35 @@ mod tests {
     }
 
     #[test]
-    fn yaml_bodies_become_json() {
-        let json = object_json(
+    fn yaml_bodies_are_parsed() {
+        let body = object(
             ct("application/yaml").as_ref(),
-            Bytes::from_static(b"apiVersion: apps.kruise.io/v1alpha1\nkind: NodeImage\nmetadata:\n  name: n1\n"),
+            Bytes::from_static(
+                b"apiVersion: apps.kruise.io/v1alpha1\nkind: NodeImage\nmetadata:\n  name: n1\n",
+            ),
         )
         .unwrap();
-        let value: Value = serde_json::from_slice(&json).unwrap();
+        let RegistryBody::Value(value) = body else {
+            panic!("YAML is parsed")
+        };
         assert_eq!(value["metadata"]["name"], "n1");
     }
 
     #[test]
     fn json_bodies_pass_untouched_so_duplicate_keys_stay_visible() {
         let raw = Bytes::from_static(br#"{"a":1,"a":2}"#);
-        assert_eq!(
-            object_json(ct("application/json; charset=utf-8").as_ref(), raw.clone()).unwrap(),
-            raw
-        );
-        assert_eq!(object_json(None, raw.clone()).unwrap(), raw);
+        for content_type in [ct("application/json; charset=utf-8"), None] {
+            let RegistryBody::Json(passed) = object(content_type.as_ref(), raw.clone()).unwrap()
+            else {
+                panic!("JSON is passed as bytes")
+            };
+            assert_eq!(passed, raw);
+        }
     }
 
     #[test]
     fn other_object_media_types_are_415_with_the_accepted_list() {
-        let err = object_json(ct("text/plain").as_ref(), Bytes::new()).unwrap_err();
+        let err = object(ct("text/plain").as_ref(), Bytes::new()).unwrap_err();
         assert_eq!(err.code.as_u16(), 415);
         assert_eq!(
             err.message,
@@ -186,36 +179,47 @@ mod tests {
             "application/strategic-merge-patch+json",
             "application/apply-patch+yaml",
         ] {
-            let err = patch(ct(media_type).as_ref(), b"{}").unwrap_err();
+            let err = patch(ct(media_type).as_ref(), Bytes::from_static(b"{}")).unwrap_err();
             assert_eq!(err.code.as_u16(), 415, "{media_type}");
             assert_eq!(
                 err.message,
                 "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json"
             );
         }
+        assert!(matches!(
+            patch(
+                ct("application/merge-patch+json").as_ref(),
+                Bytes::from_static(b"{}")
+            ),
+            Ok(Patch::Merge(_))
+        ));
     }
 
     #[test]
-    fn a_json_patch_must_be_a_list_of_operations() {
-        let ok = patch(
-            ct("application/json-patch+json").as_ref(),
-            br#"[{"op":"replace","path":"/spec/image","value":"nginx"}]"#,
-        )
-        .unwrap();
-        assert!(matches!(ok, PatchBody::Json(_)));
-        let err = patch(ct("application/json-patch+json").as_ref(), br#"{"op":"x"}"#).unwrap_err();
-        assert_eq!(err.code.as_u16(), 400);
+    fn an_empty_delete_body_means_no_options() {
+        assert_eq!(
+            optional_object(None, Bytes::from_static(b"  ")).unwrap(),
+            None
+        );
+        let options =
+            optional_object(None, Bytes::from_static(br#"{"kind":"DeleteOptions"}"#)).unwrap();
+        assert_eq!(options.unwrap()["kind"], "DeleteOptions");
     }
 
     #[tokio::test]
     async fn bodies_over_three_mebibytes_are_413() {
         let big = vec![b' '; MAX_BODY_BYTES + 1];
-        let err = read_limited(&HeaderMap::new(), Body::from(big)).await.unwrap_err();
+        let err = read_limited(&HeaderMap::new(), Body::from(big))
+            .await
+            .unwrap_err();
         assert_eq!(err.code.as_u16(), 413);
         assert_eq!(err.message, "Request entity too large: limit is 3145728");
         let exact = vec![b' '; MAX_BODY_BYTES];
         assert_eq!(
-            read_limited(&HeaderMap::new(), Body::from(exact)).await.unwrap().len(),
+            read_limited(&HeaderMap::new(), Body::from(exact))
+                .await
+                .unwrap()
+                .len(),
             MAX_BODY_BYTES
         );
     }
