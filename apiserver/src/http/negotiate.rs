@@ -15,7 +15,8 @@ use super::status::ApiError;
 /// Media types a response can be serialized as, for 406 messages.
 pub const ACCEPTED_MEDIA_TYPES: &[&str] = &["application/json", "application/yaml"];
 /// Media types a watch can be streamed as, for 406 messages.
-pub const ACCEPTED_STREAM_MEDIA_TYPES: &[&str] = &["application/json", "application/json;stream=watch"];
+pub const ACCEPTED_STREAM_MEDIA_TYPES: &[&str] =
+    &["application/json", "application/json;stream=watch"];
 
 /// The serialization of a response body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -108,7 +109,8 @@ pub fn negotiate(accept: Option<&HeaderValue>, endpoint: Endpoint) -> Result<Out
         Output::JSON
     } else {
         let streaming = endpoint == Endpoint::Watch;
-        let mut ranges: Vec<MediaRange<'_>> = accept.split(',').filter_map(MediaRange::parse).collect();
+        let mut ranges: Vec<MediaRange<'_>> =
+            accept.split(',').filter_map(MediaRange::parse).collect();
         // Stable: equal weights keep the client's order.
         ranges.sort_by(|a, b| b.q.total_cmp(&a.q));
         ranges
@@ -134,9 +136,11 @@ fn check_shape(shape: Shape, endpoint: Endpoint) -> Result<(), ApiError> {
         (Shape::PartialObjectMetadata(_), Endpoint::List) => not_acceptable(
             "you requested PartialObjectMetadata, but the requested object is a list (*unstructured.UnstructuredList)",
         ),
-        (Shape::PartialObjectMetadataList(_), Endpoint::Object | Endpoint::Watch) => not_acceptable(
-            "you requested PartialObjectMetadataList, but the requested object is not a list (*unstructured.Unstructured)",
-        ),
+        (Shape::PartialObjectMetadataList(_), Endpoint::Object | Endpoint::Watch) => {
+            not_acceptable(
+                "you requested PartialObjectMetadataList, but the requested object is not a list (*unstructured.Unstructured)",
+            )
+        }
         _ => Ok(()),
     }
 }
@@ -266,7 +270,13 @@ mod tests {
             pick("application/yaml", Endpoint::Object).unwrap().format,
             Format::Yaml
         );
-        assert_eq!(pick("application/yaml", Endpoint::Watch).unwrap_err().code.as_u16(), 406);
+        assert_eq!(
+            pick("application/yaml", Endpoint::Watch)
+                .unwrap_err()
+                .code
+                .as_u16(),
+            406
+        );
         assert_eq!(
             pick("application/yaml, application/json", Endpoint::Watch)
                 .unwrap()
@@ -283,22 +293,30 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.code.as_u16(), 406);
-        assert!(err.message.starts_with("you requested PartialObjectMetadata, but the requested object is a list"));
+        assert!(err.message.starts_with(
+            "you requested PartialObjectMetadata, but the requested object is a list"
+        ));
     }
 
     #[test]
     fn unknown_conversion_targets_and_groups_are_skipped() {
         assert_eq!(
-            pick("application/json;as=Table;g=example.com;v=v1", Endpoint::Object)
-                .unwrap_err()
-                .code
-                .as_u16(),
+            pick(
+                "application/json;as=Table;g=example.com;v=v1",
+                Endpoint::Object
+            )
+            .unwrap_err()
+            .code
+            .as_u16(),
             406
         );
         assert_eq!(
-            pick("application/json;as=Foo;g=meta.k8s.io;v=v1, application/yaml", Endpoint::Object)
-                .unwrap()
-                .format,
+            pick(
+                "application/json;as=Foo;g=meta.k8s.io;v=v1, application/yaml",
+                Endpoint::Object
+            )
+            .unwrap()
+            .format,
             Format::Yaml
         );
     }

@@ -43,7 +43,10 @@ pub fn table<'a>(
         .collect::<Result<Vec<_>, _>>()?;
     let mut metadata = Map::new();
     if !meta.resource_version.is_empty() {
-        metadata.insert("resourceVersion".into(), meta.resource_version.clone().into());
+        metadata.insert(
+            "resourceVersion".into(),
+            meta.resource_version.clone().into(),
+        );
     }
     if let Some(token) = &meta.continue_token {
         metadata.insert("continue".into(), token.clone().into());
@@ -271,7 +274,9 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["Name", "TOTAL", "ACTIVE", "SUCCEED", "FAILED", "AGE", "MESSAGE"]
+            [
+                "Name", "TOTAL", "ACTIVE", "SUCCEED", "FAILED", "AGE", "MESSAGE"
+            ]
         );
         let cells = &table["rows"][0]["cells"];
         assert_eq!(cells[0], "job-a");
