@@ -9,10 +9,12 @@
 //! Every backend passes one conformance suite (`tests/conformance*.rs`), which exercises the
 //! contract written on [`Storage`].
 
+pub mod cache;
 pub mod continue_token;
 pub mod embedded;
 pub mod envelope;
 pub mod error;
+pub mod etcd;
 pub mod guaranteed_update;
 pub mod keys;
 pub mod store;
@@ -23,6 +25,7 @@ pub use store::{
     EventType, KeyValue, ListOptions, ListPage, Revision, Storage, WatchEvent, WatchStream,
 };
 
-/// Largest value a backend accepts. etcd refuses requests over 1.5 MiB; every backend applies
-/// the same limit so behaviour does not depend on the backend.
-pub const MAX_VALUE_BYTES: usize = 1536 * 1024;
+/// Largest value a backend accepts. etcd refuses requests over 1.5 MiB, and that limit covers
+/// the whole request (key, envelope, framing), so values stop 4 KiB short of it. Every backend
+/// applies the same limit so behaviour does not depend on the backend.
+pub const MAX_VALUE_BYTES: usize = 1536 * 1024 - 4096;

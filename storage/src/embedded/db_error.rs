@@ -28,6 +28,13 @@ pub(super) fn db_error(err: impl Into<redb::Error>) -> StorageError {
                     .to_string(),
             }
         }
+        // redb reports a file that is not one of its databases this way.
+        redb::Error::Io(err) if err.kind() == std::io::ErrorKind::InvalidData => {
+            StorageError::Corrupt {
+                key: DATABASE_FILE.to_string(),
+                reason: err.to_string(),
+            }
+        }
         redb::Error::Io(err) => StorageError::Unavailable {
             reason: format!("embedded database I/O error: {err}"),
         },

@@ -3,7 +3,7 @@
 //!
 //! # Design
 //!
-//! **Change log and version index** ([`tables`]). Every write gets the next revision and one
+//! **Change log and version index** (`tables.rs`). Every write gets the next revision and one
 //! record in `changes` (revision -> key, put or delete, create revision, previous version's
 //! revision, sealed value), plus one entry `(key, revision)` in `key_versions`. The version of
 //! a key at revision R is its last `key_versions` entry <= R, so reading "as of R" (paged lists,
@@ -12,22 +12,22 @@
 //! delete event reports. `meta` holds the current revision and the compaction point, so both
 //! survive restarts and revisions never go backwards.
 //!
-//! **Compaction** ([`compaction`]). History is kept for the last
+//! **Compaction** (`compaction.rs`). History is kept for the last
 //! [`EmbeddedOptions::history_revisions`] revisions (10,000 by default): as writes arrive the
 //! writer moves the compaction point C forward in the same transaction, dropping every version
 //! superseded at or before C and deletes older than C. Lists at a revision < C, continue tokens
 //! issued below C and watches from a revision < C are `Expired`; everything else is served
 //! exactly. [`EmbeddedStore::compact`] moves C on request.
 //!
-//! **Writes** ([`writer`]). One thread owns writing. It takes queued requests in batches (group
+//! **Writes** (`writer.rs`). One thread owns writing. It takes queued requests in batches (group
 //! commit), checks each one's precondition against the state including earlier writes of the
 //! same batch, and commits the batch in one redb transaction with an fsync before anyone hears
 //! back. One transaction per batch means a crash leaves either all of a batch or none of it.
 //!
-//! **Reads** ([`reads`]) run on tokio's blocking pool, each in one read transaction, which
+//! **Reads** (`reads.rs`) run on tokio's blocking pool, each in one read transaction, which
 //! redb lets run alongside the writer.
 //!
-//! **Watches** ([`watch_stream`], [`history`]) read the change log after their position and
+//! **Watches** (`watch_stream.rs`, `history.rs`) read the change log after their position and
 //! then sleep on a `tokio::sync::watch` channel the writer bumps after each commit. Live and
 //! catching-up watchers run the same code, so none can skip an event: one that is too slow
 //! for the history window ends with `Expired`.

@@ -21,6 +21,10 @@ pub struct EmbeddedOptions {
     pub cache_bytes: usize,
     /// Most changes a watch reads from the history per step.
     pub watch_read_batch: usize,
+    /// Verify the checksum of every page when opening, so a file damaged outside redb fails
+    /// to open with `Corrupt` instead of being trusted (a trusted damaged file can make redb
+    /// panic later). Costs one read of the whole file per open.
+    pub verify_on_open: bool,
 }
 
 impl Default for EmbeddedOptions {
@@ -32,6 +36,7 @@ impl Default for EmbeddedOptions {
             operation_timeout: Duration::from_secs(30),
             cache_bytes: 64 * 1024 * 1024,
             watch_read_batch: 512,
+            verify_on_open: true,
         }
     }
 }

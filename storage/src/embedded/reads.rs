@@ -31,7 +31,8 @@ pub(super) fn get(db: &Database, key: &str) -> Result<KeyValue, StorageError> {
     }
 }
 
-/// One page of the keys under `prefix` (see [`crate::Storage::list`]).
+/// One page of the keys under `prefix` (see [`crate::Storage::list`]). A requested revision of
+/// 0 means the latest, as etcd reads it.
 pub(super) fn list(
     db: &Database,
     prefix: &str,

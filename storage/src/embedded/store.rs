@@ -68,6 +68,7 @@ impl EmbeddedStore {
         let path = dir.join(DATABASE_FILE_NAME);
         let db = Builder::new()
             .set_cache_size(options.cache_bytes)
+            .set_check_integrity_on_open(options.verify_on_open)
             .create(&path)
             .map_err(|err| match db_error(err) {
                 StorageError::Corrupt { reason, .. } => StorageError::Corrupt {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cases;
+pub mod embedded;
 
 use std::sync::Arc;
 

@@ -41,8 +41,8 @@ pub async fn oversized_values_are_rejected_and_nothing_is_written(backend: impl 
     assert_eq!(store.get(key).await.unwrap(), small);
     assert_eq!(store.current_revision().await.unwrap(), small.mod_revision);
 
-    // A large value under the limit is fine.
-    let large = Bytes::from(vec![b'y'; 1024 * 1024]);
+    // A value of exactly the limit is fine.
+    let large = Bytes::from(vec![b'y'; MAX_VALUE_BYTES]);
     let written = store
         .update(key, large.clone(), small.mod_revision)
         .await

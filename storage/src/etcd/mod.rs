@@ -1,0 +1,15 @@
+//! The etcd backend: [`EtcdStore`] implements [`crate::Storage`] over etcd's v3 API, with keys
+//! laid out like kube-apiserver's under a root prefix (`/registry` by default).
+//!
+//! Start at `store.rs` (the mapping of each call to etcd requests), then `watch.rs` and `list.rs`;
+//! every etcd or gRPC failure becomes a [`crate::StorageError`] in `error_translation.rs`.
+
+mod config;
+mod error_translation;
+mod keyspace;
+mod list;
+mod store;
+mod watch;
+
+pub use config::{DEFAULT_PREFIX, EtcdConfig};
+pub use store::EtcdStore;

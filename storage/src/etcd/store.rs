@@ -1,0 +1,356 @@
+//! [`EtcdStore`]: the [`Storage`] contract over etcd's v3 API, one etcd request per call.
+//!
+//! Mapping: a create is a transaction "create_revision == 0 → put"; an update is
+//! "mod_revision == expected → put, else get" (the get hands the winner to the
+//! [`StorageError::Conflict`]); a delete is the same with a delete returning the previous value.
+//! Revisions are etcd's `mod_revision`s. Values are sealed in the [`crate::envelope`] before
+//! they are written and opened after they are read.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use etcd_client::{
+    Client, CompactionOptions, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions,
+    KvClient, ResponseHeader, Txn, TxnOp, TxnOpResponse, TxnResponse, WatchClient,
+};
+
+use super::config::EtcdConfig;
+use super::error_translation::{Call, deadline_exceeded, malformed, translate};
+use super::keyspace::{Keyspace, signed, unsigned};
+use crate::{
+    KeyValue, ListOptions, ListPage, MAX_VALUE_BYTES, Revision, Storage, StorageError, WatchStream,
+    envelope,
+};
+
+/// Largest gRPC message the client accepts: a list of thousands of objects easily passes
+/// tonic's default 4 MiB. Same as kube-apiserver's client (`math.MaxInt32`).
+const MAX_RESPONSE_BYTES: usize = i32::MAX as usize;
+
+/// A [`Storage`] backed by etcd. Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct EtcdStore {
+    pub(super) kv: KvClient,
+    pub(super) watch_client: WatchClient,
+    pub(super) keyspace: Keyspace,
+    pub(super) request_timeout: Duration,
+}
+
+impl std::fmt::Debug for EtcdStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdStore")
+            .field("keyspace", &self.keyspace)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EtcdStore {
+    /// Connects to etcd and checks, within `request_timeout`, that it answers.
+    ///
+    /// [`StorageError::Unavailable`] when no endpoint answers in time;
+    /// [`StorageError::Internal`] for a malformed configuration (no endpoints, a bad URL).
+    /// After a successful connect the client reconnects by itself: a later outage fails the
+    /// calls made during it, not the store.
+    pub async fn connect(config: EtcdConfig) -> Result<EtcdStore, StorageError> {
+        let options = ConnectOptions::new()
+            .with_connect_timeout(config.dial_timeout)
+            .with_timeout(config.request_timeout)
+            // Pings only while a request or watch is open: etcd answers pings on an idle
+            // connection (more often than every 2 hours) with GOAWAY "too_many_pings".
+            .with_keep_alive(config.keepalive_interval, config.keepalive_timeout)
+            .with_keep_alive_while_idle(false)
+            // Watches on a member cut off from its cluster end instead of going silent.
+            .with_require_leader(true);
+        let call = Call::on("");
+        let connecting = Client::connect(&config.endpoints, Some(options));
+        let client = match tokio::time::timeout(config.request_timeout, connecting).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(err)) => return Err(translate(err, &call)),
+            Err(_) => return Err(deadline_exceeded(config.request_timeout)),
+        };
+        let store = EtcdStore {
+            kv: client
+                .kv_client()
+                .max_decoding_message_size(MAX_RESPONSE_BYTES),
+            watch_client: client
+                .watch_client()
+                .max_decoding_message_size(MAX_RESPONSE_BYTES),
+            keyspace: Keyspace::new(&config.prefix),
+            request_timeout: config.request_timeout,
+        };
+        store.current_revision().await?;
+        Ok(store)
+    }
+
+    /// Discards etcd's history before `revision` (physically, before returning): reads and
+    /// watches at older revisions then fail with [`StorageError::Expired`]. Compacting a revision
+    /// already compacted is [`StorageError::Expired`]; a future one
+    /// [`StorageError::RevisionTooLarge`].
+    ///
+    /// Compaction is cluster-wide: it affects every root prefix sharing this etcd.
+    pub async fn compact(&self, revision: Revision) -> Result<(), StorageError> {
+        let call = Call::on("").at(Some(revision));
+        let options = CompactionOptions::new().with_physical();
+        let mut kv = self.kv.clone();
+        let result = self
+            .within(&call, kv.compact(signed(revision), Some(options)))
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self.complete(err).await),
+        }
+    }
+
+    /// Runs one etcd call with the request deadline, translating its failure.
+    pub(super) async fn within<T>(
+        &self,
+        call: &Call<'_>,
+        request: impl Future<Output = Result<T, etcd_client::Error>>,
+    ) -> Result<T, StorageError> {
+        match tokio::time::timeout(self.request_timeout, request).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(err)) => Err(translate(err, call)),
+            Err(_) => Err(deadline_exceeded(self.request_timeout)),
+        }
+    }
+
+    /// Fills in what etcd's errors do not say: the current revision of a
+    /// [`StorageError::RevisionTooLarge`] and the oldest retained revision of a
+    /// [`StorageError::Expired`] (one more request each, on these error paths only). Other
+    /// errors pass through; when the extra request fails, the error keeps a 0 there.
+    pub(super) async fn complete(&self, error: StorageError) -> StorageError {
+        match error {
+            StorageError::RevisionTooLarge {
+                requested,
+                current: 0,
+            } => StorageError::RevisionTooLarge {
+                requested,
+                current: self.current_revision().await.unwrap_or(0),
+            },
+            StorageError::Expired {
+                requested,
+                oldest: 0,
+            } => StorageError::Expired {
+                requested,
+                oldest: super::watch::compaction_revision(self).await.unwrap_or(0),
+            },
+            other => other,
+        }
+    }
+
+    async fn txn(&self, call: &Call<'_>, txn: Txn) -> Result<TxnResponse, StorageError> {
+        let mut kv = self.kv.clone();
+        self.within(call, kv.txn(txn)).await
+    }
+
+    /// The winner of a lost compare-and-swap, read by the transaction's `else` branch.
+    fn conflict(
+        &self,
+        key: &str,
+        expected: Revision,
+        response: &TxnResponse,
+    ) -> Result<KeyValue, StorageError> {
+        let current = first_get(response)?
+            .take_kvs()
+            .into_iter()
+            .next()
+            .ok_or_else(|| StorageError::NotFound {
+                key: key.to_string(),
+            })?;
+        // A winner that cannot be decoded still means "conflict"; the caller's re-read then
+        // reports the corruption.
+        let current = self.keyspace.read_etcd(current).ok().map(Box::new);
+        Err(StorageError::Conflict {
+            key: key.to_string(),
+            expected,
+            current,
+        })
+    }
+}
+
+#[async_trait]
+impl Storage for EtcdStore {
+    async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue, StorageError> {
+        check_size(key, &value)?;
+        let etcd_key = self.keyspace.etcd_key(key);
+        let txn = Txn::new()
+            .when([Compare::create_revision(
+                etcd_key.clone(),
+                CompareOp::Equal,
+                0,
+            )])
+            .and_then([TxnOp::put(etcd_key, envelope::seal(&value), None)]);
+        let response = self.txn(&Call::on(key).writing(value.len()), txn).await?;
+        if !response.succeeded() {
+            return Err(StorageError::AlreadyExists {
+                key: key.to_string(),
+            });
+        }
+        let revision = revision_of(response.header())?;
+        Ok(KeyValue {
+            key: key.to_string(),
+            value,
+            create_revision: revision,
+            mod_revision: revision,
+        })
+    }
+
+    async fn get(&self, key: &str) -> Result<KeyValue, StorageError> {
+        let mut kv = self.kv.clone();
+        let mut response = self
+            .within(&Call::on(key), kv.get(self.keyspace.etcd_key(key), None))
+            .await?;
+        match response.take_kvs().into_iter().next() {
+            Some(found) => self.keyspace.read_etcd(found),
+            None => Err(StorageError::NotFound {
+                key: key.to_string(),
+            }),
+        }
+    }
+
+    async fn list(&self, prefix: &str, options: &ListOptions) -> Result<ListPage, StorageError> {
+        match super::list::list(self, prefix, options).await {
+            Ok(page) => Ok(page),
+            Err(err) => Err(self.complete(err).await),
+        }
+    }
+
+    async fn update(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: Revision,
+    ) -> Result<KeyValue, StorageError> {
+        check_size(key, &value)?;
+        let etcd_key = self.keyspace.etcd_key(key);
+        let txn = Txn::new()
+            .when(unchanged_since(&etcd_key, expected))
+            .and_then([
+                TxnOp::put(etcd_key.clone(), envelope::seal(&value), None),
+                // The create revision for the answer, without sending the old value back.
+                TxnOp::get(etcd_key.clone(), Some(GetOptions::new().with_keys_only())),
+            ])
+            .or_else([TxnOp::get(etcd_key, None)]);
+        let response = self.txn(&Call::on(key).writing(value.len()), txn).await?;
+        if !response.succeeded() {
+            return self.conflict(key, expected, &response);
+        }
+        let mod_revision = revision_of(response.header())?;
+        let create_revision = match response.op_responses().get(1) {
+            Some(TxnOpResponse::Get(written)) => written
+                .kvs()
+                .first()
+                .map(|kv| unsigned(kv.create_revision()))
+                .ok_or_else(|| malformed("update read nothing back"))?,
+            _ => return Err(malformed("update transaction without its read")),
+        };
+        Ok(KeyValue {
+            key: key.to_string(),
+            value,
+            create_revision,
+            mod_revision,
+        })
+    }
+
+    async fn delete(
+        &self,
+        key: &str,
+        expected: Option<Revision>,
+    ) -> Result<KeyValue, StorageError> {
+        let etcd_key = self.keyspace.etcd_key(key);
+        let with_prev = || Some(DeleteOptions::new().with_prev_key());
+        let call = Call::on(key);
+        let (header, previous) = match expected {
+            None => {
+                let mut kv = self.kv.clone();
+                let mut response = self.within(&call, kv.delete(etcd_key, with_prev())).await?;
+                let header = response.take_header();
+                (header, response.take_prev_kvs().into_iter().next())
+            }
+            Some(expected) => {
+                let txn = Txn::new()
+                    .when(unchanged_since(&etcd_key, expected))
+                    .and_then([TxnOp::delete(etcd_key.clone(), with_prev())])
+                    .or_else([TxnOp::get(etcd_key, None)]);
+                let mut response = self.txn(&call, txn).await?;
+                if !response.succeeded() {
+                    return self.conflict(key, expected, &response);
+                }
+                let previous = match response.op_responses().into_iter().next() {
+                    Some(TxnOpResponse::Delete(mut deleted)) => {
+                        deleted.take_prev_kvs().into_iter().next()
+                    }
+                    _ => return Err(malformed("delete transaction without its delete")),
+                };
+                (response.take_header(), previous)
+            }
+        };
+        let Some(previous) = previous else {
+            return Err(StorageError::NotFound {
+                key: key.to_string(),
+            });
+        };
+        let revision = revision_of(header.as_ref())?;
+        self.keyspace.read_deleted(previous, revision)
+    }
+
+    async fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream, StorageError> {
+        super::watch::watch(self, prefix, after).await
+    }
+
+    async fn current_revision(&self) -> Result<Revision, StorageError> {
+        // A count-only read of one key: etcd answers with its header and nothing else.
+        let mut kv = self.kv.clone();
+        let probe = self.keyspace.etcd_key("");
+        let response = self
+            .within(
+                &Call::on(""),
+                kv.get(probe, Some(GetOptions::new().with_count_only())),
+            )
+            .await?;
+        revision_of(response.header())
+    }
+}
+
+fn check_size(key: &str, value: &Bytes) -> Result<(), StorageError> {
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(StorageError::ValueTooLarge {
+            key: key.to_string(),
+            size: value.len(),
+            limit: MAX_VALUE_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// The comparison "`key` exists and was last written at `expected`". etcd evaluates each
+/// comparison with a read of the key, so the existence check is only added where the revision
+/// check alone would pass for a missing key (whose `mod_revision` is 0).
+fn unchanged_since(etcd_key: &str, expected: Revision) -> Vec<Compare> {
+    let mut compares = vec![Compare::mod_revision(
+        etcd_key,
+        CompareOp::Equal,
+        signed(expected),
+    )];
+    if expected == 0 {
+        compares.push(Compare::create_revision(etcd_key, CompareOp::Greater, 0));
+    }
+    compares
+}
+
+/// The store revision an answer was given at.
+pub(super) fn revision_of(header: Option<&ResponseHeader>) -> Result<Revision, StorageError> {
+    header
+        .map(|header| unsigned(header.revision()))
+        .ok_or_else(|| malformed("no response header"))
+}
+
+/// The read of a transaction's `else` branch.
+fn first_get(response: &TxnResponse) -> Result<etcd_client::GetResponse, StorageError> {
+    match response.op_responses().into_iter().next() {
+        Some(TxnOpResponse::Get(read)) => Ok(read),
+        _ => Err(malformed("failed transaction without its read")),
+    }
+}
