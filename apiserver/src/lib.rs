@@ -9,7 +9,9 @@
 
 pub mod auth;
 pub mod config;
+pub mod feature_gates; // DISCOVERY helper
 pub mod http;
+pub mod metrics; // DISCOVERY helper
 pub mod options;
 pub mod registry;
 pub mod serve;

@@ -9,12 +9,15 @@ pub mod body;
 pub mod discovery;
 pub mod filters;
 pub mod handlers;
+pub mod health; // DISCOVERY helper
 pub mod negotiate;
+pub mod openapi; // DISCOVERY helper
 pub mod query;
 pub mod request_info;
 pub mod state;
 pub mod status;
 pub mod table;
+pub mod version; // DISCOVERY helper
 pub mod watch;
 
 use axum::Router;

@@ -1,0 +1,141 @@
+//! OpenAPI documents describing our group: `/openapi/v2` (Swagger 2.0, both versions) and
+//! `/openapi/v3` (a root naming one document per group-version, each at
+//! `/openapi/v3/apis/apps.kruise.io/<version>?hash=<H>`).
+//!
+//! The per-version documents are what `kubectl explain` prints and what kubectl inspects to
+//! decide whether to send `fieldValidation` and which patch type to use; kube-aggregator
+//! fetches all of them to merge into the cluster's documents. They list only
+//! [`PATCH_CONTENT_TYPES`] for PATCH, so kubectl never tries a strategic merge patch.
+//!
+//! Documents are built on first use from [`operations`] and the schemas of `prepull-api`, then
+//! served from memory with an `ETag`. A v3 document requested with its current `hash` may be
+//! cached forever; with a stale one it is still served (never redirected: kube-apiserver's
+//! proxy turns a 3xx from an aggregated server into an error), just not as immutable.
+
+pub mod meta_schemas;
+pub mod operations;
+pub mod parameters;
+pub mod v2;
+pub mod v3;
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::extract::{Path, RawQuery};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prepull_api::group::{ApiVersion, GROUP};
+
+use super::discovery::accept::media_ranges;
+use super::discovery::document::CachedDocument;
+use super::discovery::only_get;
+use super::request_info::query_param;
+use super::status::ApiError;
+
+/// The request body media types a PATCH accepts, exactly: the OpenAPI documents advertise
+/// these and the patch handler must accept these and nothing else.
+pub const PATCH_CONTENT_TYPES: &[&str] = &[
+    "application/json-patch+json",
+    "application/merge-patch+json",
+];
+
+/// The media type of JSON documents; protobuf forms are not served.
+const JSON: &str = "application/json";
+
+/// The OpenAPI routes. They need no state, so they merge into any router.
+pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/openapi/v2", only_get(get(openapi_v2)))
+        .route("/openapi/v3", only_get(get(openapi_v3_root)))
+        .route(
+            &format!("/openapi/v3/apis/{GROUP}/{{version}}"),
+            only_get(get(openapi_v3_document)),
+        )
+}
+
+struct Documents {
+    v2: CachedDocument,
+    v3_root: CachedDocument,
+    v3: [CachedDocument; 2],
+}
+
+static DOCUMENTS: LazyLock<Documents> = LazyLock::new(|| {
+    let v3 = ApiVersion::ALL.map(|version| CachedDocument::json(&v3::document(version)));
+    let hashes: Vec<(ApiVersion, &str)> = ApiVersion::ALL
+        .iter()
+        .zip(&v3)
+        .map(|(version, document)| (*version, document.hash()))
+        .collect();
+    Documents {
+        v2: CachedDocument::json(&v2::document()),
+        v3_root: CachedDocument::json(&v3::root(&hashes)),
+        v3,
+    }
+});
+
+/// The hash of a version's v3 document, as the root lists it.
+pub fn v3_document_hash(version: ApiVersion) -> &'static str {
+    DOCUMENTS.v3[version_index(version)].hash()
+}
+
+fn version_index(version: ApiVersion) -> usize {
+    ApiVersion::ALL
+        .iter()
+        .position(|v| *v == version)
+        .expect("ALL holds every version")
+}
+
+/// Whether the client takes JSON. Only JSON is served: a client asking for the protobuf form
+/// alone gets 406.
+fn accepts_json(headers: &HeaderMap) -> bool {
+    media_ranges(headers)
+        .iter()
+        .any(|range| range.admits("application", "json"))
+}
+
+fn not_acceptable() -> Response {
+    ApiError::not_acceptable(&[JSON]).into_response()
+}
+
+fn json_content_type() -> HeaderValue {
+    HeaderValue::from_static(JSON)
+}
+
+async fn openapi_v2(headers: HeaderMap) -> Response {
+    if !accepts_json(&headers) {
+        return not_acceptable();
+    }
+    DOCUMENTS.v2.respond(&headers, json_content_type(), None)
+}
+
+async fn openapi_v3_root(headers: HeaderMap) -> Response {
+    DOCUMENTS
+        .v3_root
+        .respond(&headers, json_content_type(), None)
+}
+
+async fn openapi_v3_document(
+    Path(version): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let Some(version) = ApiVersion::from_version(&version) else {
+        return ApiError::path_not_found().into_response();
+    };
+    if !accepts_json(&headers) {
+        return not_acceptable();
+    }
+    let document = &DOCUMENTS.v3[version_index(version)];
+    let cache_control = match query_param(query.as_deref(), "hash") {
+        None => None,
+        Some(hash) if hash == document.hash() => Some(HeaderValue::from_static(
+            "public, immutable, max-age=31536000",
+        )),
+        Some(_) => Some(HeaderValue::from_static("no-cache, private")),
+    };
+    document.respond(&headers, json_content_type(), cache_control)
+}
+
+#[cfg(test)]
+mod tests;
