@@ -191,16 +191,13 @@ pub(crate) fn corrupt_object(key: &str, reason: &str) -> ApiError {
     ApiError::internal(format!("stored object {key} is unreadable: {reason}"))
 }
 
+/// A status with no details, built through a public constructor so this file does not
+/// depend on how `ApiError` stores its details.
 fn status(code: StatusCode, reason: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError {
-        code,
-        reason,
-        message: message.into(),
-        subject: None,
-        details_kind: None,
-        causes: Vec::new(),
-        retry_after_seconds: None,
-    }
+    let mut err = ApiError::bad_request(message);
+    err.code = code;
+    err.reason = reason;
+    err
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use super::Written;
 use super::errors;
 use super::params::{Body, Patch, Subresource, WriteParams};
 use super::store::ResourceStore;
+use super::update::Target;
 use super::write_pipeline::BodyOrigin;
 use crate::http::status::ApiError;
 
@@ -75,20 +76,18 @@ impl ResourceStore {
         self.check_writable()?;
         let document = PatchDocument::parse(patch)?;
         let kind = self.kind;
-        self.write_existing(
+        let target = Target {
             namespace,
             name,
             version,
             subresource,
-            params,
-            BodyOrigin::Patch,
-            |current| {
-                let mut patched = (*current.value).clone();
-                present_value(kind, &mut patched, version);
-                document.apply(&mut patched)?;
-                Ok(Body::Value(patched))
-            },
-        )
+        };
+        self.write_existing(&target, params, BodyOrigin::Patch, |current| {
+            let mut patched = (*current.value).clone();
+            present_value(kind, &mut patched, version);
+            document.apply(&mut patched)?;
+            Ok(Body::Value(patched))
+        })
         .await
     }
 }

@@ -17,6 +17,15 @@ use crate::http::status::ApiError;
 /// a patch re-applies itself to the new state.
 const MAX_ATTEMPTS: usize = 16;
 
+/// The object a write addresses, and through which version and subresource.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Target<'a> {
+    pub namespace: Option<&'a str>,
+    pub name: &'a str,
+    pub version: ApiVersion,
+    pub subresource: Subresource,
+}
+
 impl ResourceStore {
     /// Replaces object `name` with `body` (PUT), through the main resource or `/status`.
     ///
@@ -35,16 +44,14 @@ impl ResourceStore {
         params: &WriteParams,
     ) -> Result<Written, ApiError> {
         self.check_writable()?;
-        self.write_existing(
+        let target = Target {
             namespace,
             name,
             version,
             subresource,
-            params,
-            BodyOrigin::Request,
-            |_| Ok(body.clone()),
-        )
-        .await
+        };
+        self.write_existing(&target, params, BodyOrigin::Request, |_| Ok(body.clone()))
+            .await
     }
 
     /// Reads object `name`, builds the new body from it with `next_body`, runs the write
@@ -52,10 +59,7 @@ impl ResourceStore {
     /// won the race.
     pub(super) async fn write_existing<F>(
         &self,
-        namespace: Option<&str>,
-        name: &str,
-        version: ApiVersion,
-        subresource: Subresource,
+        target: &Target<'_>,
         params: &WriteParams,
         origin: BodyOrigin,
         mut next_body: F,
@@ -63,6 +67,12 @@ impl ResourceStore {
     where
         F: FnMut(&Object) -> Result<Body, ApiError>,
     {
+        let Target {
+            namespace,
+            name,
+            version,
+            subresource,
+        } = *target;
         let namespace = self.scope(namespace);
         let key = self.key(namespace, name);
         let manager = params.manager();
