@@ -9,23 +9,36 @@
 
 pub mod auth;
 pub mod config;
-pub mod feature_gates; // DISCOVERY helper
+pub mod feature_gates;
 pub mod http;
-pub mod metrics; // DISCOVERY helper
+pub mod metrics;
 pub mod options;
 pub mod registry;
 pub mod serve;
 pub mod standalone;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
-use prepull_storage::Storage;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use prepull_api::{GROUP, Kind};
+use prepull_storage::{Storage, StorageError};
+use prepull_storage::cache::{CacheOptions, WatchCache};
 use prepull_storage::embedded::{EmbeddedOptions, EmbeddedStore};
+use prepull_storage::etcd::{EtcdConfig, EtcdStore};
+use prepull_storage::keys::resource_prefix;
 
 use config::{Config, StorageConfig};
 use registry::{FeatureGates, Registry, RegistryOptions, SystemClock};
+
+/// How long startup waits for another holder of the embedded store's directory to let go.
+const STORE_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// How long startup waits for the watch cache's first load before serving anyway.
+const CACHE_READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs the server until SIGTERM or Ctrl-C, then shuts down gracefully.
 pub async fn run(config: Config) -> Result<()> {
@@ -51,7 +64,20 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
         Arc::new(auth::authorize::StandaloneAuthorizer),
     );
     state.requests = config.requests;
+    let storage_check = state.registry.clone();
+    state.health = state.health.with_check("storage", move || {
+        let registry = storage_check.clone();
+        async move {
+            registry
+                .store(Kind::NodeImage)
+                .current_revision()
+                .await
+                .map(|_| ())
+                .map_err(|err| err.message.into())
+        }
+    });
     let watches = state.shutdown.clone();
+    let health = state.health.clone();
     println!("Prepull API server: {}", config.standalone.url);
     println!(
         "  export KUBECONFIG={}",
@@ -60,45 +86,70 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
     let router = http::router(state);
     serve::serve(config.serving, router, async move {
         shutdown.await;
+        health.begin_shutdown();
         watches.cancel();
     })
     .await
 }
 
-/// The storage `config` names.
+/// The storage `config` names, behind the watch cache (which serves reads and watches from
+/// memory; the backend only sees writes and one watch).
 async fn open_storage(config: &StorageConfig) -> Result<Arc<dyn Storage>> {
-    match config {
+    let backend: Arc<dyn Storage> = match config {
         StorageConfig::Embedded { dir } => {
-            let dir = dir.clone();
-            let store = tokio::task::spawn_blocking(move || {
-                EmbeddedStore::open(&dir, EmbeddedOptions::default())
-                    .with_context(|| format!("opening the embedded store in {}", dir.display()))
-            })
-            .await
-            .context("opening the embedded store")??;
-            Ok(Arc::new(store))
+            Arc::new(open_embedded(dir.clone()).await?)
         }
-        StorageConfig::Etcd { .. } => {
-            bail!("--etcd-servers is not available in this build yet")
+        StorageConfig::Etcd { servers, prefix } => {
+            let config = EtcdConfig::new(servers.clone()).with_prefix(prefix.clone());
+            let store = EtcdStore::connect(config)
+                .await
+                .with_context(|| format!("connecting to etcd at {}", servers.join(",")))?;
+            Arc::new(store)
+        }
+    };
+    let prefixes = Kind::ALL
+        .into_iter()
+        .map(|kind| resource_prefix(GROUP, kind.info().plural, None))
+        .collect();
+    let cache = WatchCache::new(backend, prefixes, CacheOptions::default())
+        .context("starting the watch cache")?;
+    if !cache.wait_until_ready(CACHE_READY_TIMEOUT).await {
+        tracing::warn!(
+            "the watch cache is not loaded yet; the backend serves reads until it is"
+        );
+    }
+    Ok(Arc::new(cache))
+}
+
+/// Opens the embedded store in `dir`. While another store still holds the directory (a
+/// previous run in this process or another one, shutting down) opening is retried for up to
+/// [`STORE_LOCK_WAIT`].
+async fn open_embedded(dir: PathBuf) -> Result<EmbeddedStore> {
+    let deadline = tokio::time::Instant::now() + STORE_LOCK_WAIT;
+    loop {
+        let attempt_dir = dir.clone();
+        let opened = tokio::task::spawn_blocking(move || {
+            EmbeddedStore::open(&attempt_dir, EmbeddedOptions::default())
+        })
+        .await
+        .context("opening the embedded store")?;
+        match opened {
+            Ok(store) => return Ok(store),
+            Err(StorageError::Unavailable { .. }) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(err) => {
+                return Err(err)
+                    .with_context(|| format!("opening the embedded store in {}", dir.display()));
+            }
         }
     }
 }
 
-/// Parses `--feature-gates` (`Name=true|false`, comma separated).
-fn feature_gates(text: &str) -> Result<FeatureGates> {
-    let mut gates = FeatureGates::default();
-    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let (name, value) = entry
-            .split_once('=')
-            .with_context(|| format!("feature gate {entry:?} is not Name=true|false"))?;
-        let value: bool = value
-            .trim()
-            .parse()
-            .with_context(|| format!("feature gate {entry:?} is not Name=true|false"))?;
-        match name.trim() {
-            "ImagePullJobGate" => gates.image_pull_job_gate = value,
-            other => bail!("unrecognized feature gate: {other}"),
-        }
-    }
-    Ok(gates)
+/// The registry's view of `--feature-gates`.
+fn feature_gates(spec: &str) -> Result<FeatureGates> {
+    let gates = feature_gates::FeatureGates::parse(spec).context("--feature-gates")?;
+    Ok(FeatureGates {
+        image_pull_job_gate: gates.image_pull_job_gate(),
+    })
 }

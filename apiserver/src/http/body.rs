@@ -20,11 +20,9 @@ pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 /// Media types accepted for objects (create, update, delete options).
 pub const OBJECT_MEDIA_TYPES: &[&str] = &["application/json", "application/yaml"];
 
-/// Patch media types accepted, as listed in 415 answers and in the OpenAPI PATCH operation.
-pub const PATCH_MEDIA_TYPES: &[&str] = &[
-    "application/json-patch+json",
-    "application/merge-patch+json",
-];
+/// Patch media types accepted, as listed in 415 answers; the OpenAPI PATCH operations
+/// advertise the same list.
+pub const PATCH_MEDIA_TYPES: &[&str] = super::openapi::PATCH_CONTENT_TYPES;
 
 /// Reads a whole body, refusing more than [`MAX_BODY_BYTES`] with 413.
 pub async fn read_limited(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {

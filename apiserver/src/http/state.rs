@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use super::health::HealthChecks;
 use super::watch::EncodedEvents;
 use crate::auth::authorize::Authorizer;
 use crate::config::RequestConfig;
+use crate::metrics::Metrics;
 use crate::registry::Registry;
 
 /// Shared state of the router.
@@ -21,11 +23,15 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Watch event lines shared between watchers.
     pub encoded_events: Arc<EncodedEvents>,
+    /// `/healthz`, `/livez`, `/readyz`.
+    pub health: HealthChecks,
+    /// `/metrics` and the request metrics layer.
+    pub metrics: Metrics,
 }
 
 impl AppState {
-    /// State around `registry` and `authorizer`, with default request limits and a fresh
-    /// shutdown token.
+    /// State around `registry` and `authorizer`, with default request limits, the `ping`
+    /// health check only, fresh metrics and a fresh shutdown token.
     pub fn new(registry: Arc<Registry>, authorizer: Arc<dyn Authorizer>) -> AppState {
         AppState {
             registry,
@@ -33,6 +39,8 @@ impl AppState {
             requests: RequestConfig::default(),
             shutdown: CancellationToken::new(),
             encoded_events: EncodedEvents::new(),
+            health: HealthChecks::new(),
+            metrics: Metrics::new(),
         }
     }
 }
