@@ -1,4 +1,5 @@
-//! OpenAPI documents describing our group: `/openapi/v2` (Swagger 2.0, both versions) and
+//! OpenAPI documents describing our group: `/openapi/v2` (Swagger 2.0, both versions, in JSON
+//! or gnostic's protobuf) and
 //! `/openapi/v3` (a root naming one document per group-version, each at
 //! `/openapi/v3/apis/apps.kruise.io/<version>?hash=<H>`).
 //!
@@ -12,10 +13,12 @@
 //! cached forever; with a stale one it is still served (never redirected: kube-apiserver's
 //! proxy turns a 3xx from an aggregated server into an error), just not as immutable.
 
+pub mod gnostic;
 pub mod meta_schemas;
 pub mod operations;
 pub mod parameters;
 pub mod v2;
+pub mod v2_protobuf;
 pub mod v3;
 
 use std::sync::LazyLock;
@@ -40,7 +43,7 @@ pub const PATCH_CONTENT_TYPES: &[&str] = &[
     "application/merge-patch+json",
 ];
 
-/// The media type of JSON documents; protobuf forms are not served.
+/// The media type of JSON documents.
 const JSON: &str = "application/json";
 
 /// The OpenAPI routes. They need no state, so they merge into any router.
@@ -56,6 +59,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
 
 struct Documents {
     v2: CachedDocument,
+    v2_protobuf: CachedDocument,
     v3_root: CachedDocument,
     v3: [CachedDocument; 2],
 }
@@ -67,8 +71,10 @@ static DOCUMENTS: LazyLock<Documents> = LazyLock::new(|| {
         .zip(&v3)
         .map(|(version, document)| (*version, document.hash()))
         .collect();
+    let swagger = v2::document();
     Documents {
-        v2: CachedDocument::json(&v2::document()),
+        v2: CachedDocument::json(&swagger),
+        v2_protobuf: CachedDocument::new(v2_protobuf::encode(&swagger)),
         v3_root: CachedDocument::json(&v3::root(&hashes)),
         v3,
     }
@@ -86,27 +92,41 @@ fn version_index(version: ApiVersion) -> usize {
         .expect("ALL holds every version")
 }
 
-/// Whether the client takes JSON. Only JSON is served: a client asking for the protobuf form
-/// alone gets 406.
+/// Whether the client takes JSON. v3 documents are served in JSON only: a client asking for
+/// their protobuf form alone gets 406.
 fn accepts_json(headers: &HeaderMap) -> bool {
     media_ranges(headers)
         .iter()
         .any(|range| range.admits("application", "json"))
 }
 
-fn not_acceptable() -> Response {
-    ApiError::not_acceptable(&[JSON]).into_response()
+fn not_acceptable(offered: &[&str]) -> Response {
+    ApiError::not_acceptable(offered).into_response()
 }
 
 fn json_content_type() -> HeaderValue {
     HeaderValue::from_static(JSON)
 }
 
+/// The first range admitting JSON or the protobuf form decides (JSON for wildcards).
 async fn openapi_v2(headers: HeaderMap) -> Response {
-    if !accepts_json(&headers) {
-        return not_acceptable();
+    for range in media_ranges(&headers) {
+        if range.admits("application", "json") {
+            return DOCUMENTS.v2.respond(&headers, json_content_type(), None);
+        }
+        let protobuf = v2_protobuf::MEDIA_TYPE.strip_prefix("application/");
+        let deprecated = v2_protobuf::RESPONSE_MEDIA_TYPE.strip_prefix("application/");
+        if range.type_ == "application"
+            && [protobuf, deprecated].contains(&Some(range.subtype.as_str()))
+        {
+            return DOCUMENTS.v2_protobuf.respond(
+                &headers,
+                HeaderValue::from_static(v2_protobuf::RESPONSE_MEDIA_TYPE),
+                None,
+            );
+        }
     }
-    DOCUMENTS.v2.respond(&headers, json_content_type(), None)
+    not_acceptable(&[JSON, v2_protobuf::MEDIA_TYPE])
 }
 
 async fn openapi_v3_root(headers: HeaderMap) -> Response {
@@ -124,7 +144,7 @@ async fn openapi_v3_document(
         return ApiError::path_not_found().into_response();
     };
     if !accepts_json(&headers) {
-        return not_acceptable();
+        return not_acceptable(&[JSON]);
     }
     let document = &DOCUMENTS.v3[version_index(version)];
     let cache_control = match query_param(query.as_deref(), "hash") {

@@ -269,3 +269,35 @@ async fn protobuf_only_requests_get_406_and_unknown_versions_404() {
     let reply = get("/openapi/v3/apis/apps.kruise.io/v1", &[]).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn kubectl_gets_the_v2_document_in_protobuf_when_it_asks_for_it() {
+    use prost::Message;
+
+    let reply = get("/openapi/v2", &[(header::ACCEPT, v2_protobuf::MEDIA_TYPE)]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.header(header::CONTENT_TYPE),
+        v2_protobuf::RESPONSE_MEDIA_TYPE
+    );
+    let document = gnostic::Document::decode(reply.body.as_slice()).unwrap();
+    assert_eq!(document.swagger, "2.0");
+    let definitions = document.definitions.unwrap().additional_properties;
+    for version in ApiVersion::ALL {
+        let job = definitions
+            .iter()
+            .find(|d| d.name == definition_name(Kind::ImagePullJob, version))
+            .and_then(|d| d.value.as_ref())
+            .expect("ImagePullJob is defined");
+        assert!(
+            job.vendor_extension
+                .iter()
+                .any(|e| e.name == "x-kubernetes-group-version-kind")
+        );
+    }
+    let json = get("/openapi/v2", &[]).await;
+    assert_ne!(json.header(header::ETAG), reply.header(header::ETAG));
+
+    let other = get("/openapi/v2", &[(header::ACCEPT, "text/html")]).await;
+    assert_eq!(other.status, StatusCode::NOT_ACCEPTABLE);
+}
