@@ -77,14 +77,14 @@ impl ResourceStore {
         dry_run: bool,
     ) -> Result<Object, StorageError> {
         if dry_run {
-            return match self.storage.get(key).await {
+            return match self.source.storage().get(key).await {
                 Ok(_) => Err(StorageError::AlreadyExists { key: key.into() }),
                 Err(StorageError::NotFound { .. }) => Ok(Object::new(value, None)),
                 Err(err) => Err(err),
             };
         }
         let bytes = serde_json::to_vec(&value).expect("JSON values serialize");
-        let kv = self.storage.create(key, bytes.into()).await?;
+        let kv = self.source.storage().create(key, bytes.into()).await?;
         Ok(Object::new(value, Some(kv.mod_revision)))
     }
 

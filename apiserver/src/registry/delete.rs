@@ -60,7 +60,8 @@ impl ResourceStore {
                 clear_resource_version(&mut marked);
                 let bytes = serde_json::to_vec(&marked).expect("JSON values serialize");
                 match self
-                    .storage
+                    .source
+                    .storage()
                     .update(&key, bytes.into(), kv.mod_revision)
                     .await
                 {
@@ -75,7 +76,12 @@ impl ResourceStore {
                     finished: true,
                 });
             }
-            match self.storage.delete(&key, Some(kv.mod_revision)).await {
+            match self
+                .source
+                .storage()
+                .delete(&key, Some(kv.mod_revision))
+                .await
+            {
                 Ok(last) => {
                     return Ok(Deleted {
                         object: Object::from_stored(&last.value, &key, last.mod_revision)?,

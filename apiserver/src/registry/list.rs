@@ -53,11 +53,8 @@ impl ResourceStore {
             continue_token: params.continue_token.clone().filter(|t| !t.is_empty()),
             revision: None,
         };
-        match read {
-            _ if continuing => {}
-            ReadRevision::NotOlderThan(revision) => self.require_revision(revision).await?,
-            ReadRevision::Exact(revision) => options.revision = Some(revision),
-            ReadRevision::Latest | ReadRevision::Any => {}
+        if let (ReadRevision::Exact(revision), false) = (read, continuing) {
+            options.revision = Some(revision);
         }
         let limit = params.limit.filter(|limit| *limit > 0);
         let list_error = |err| errors::from_storage(err, &errors::subject(self.kind, ""), during);
@@ -65,8 +62,8 @@ impl ResourceStore {
         if selectors.is_everything() {
             options.limit = limit;
             let page = self
-                .storage
-                .list(&prefix, &options)
+                .source
+                .list(&prefix, &options, read)
                 .await
                 .map_err(list_error)?;
             let items = page
@@ -89,8 +86,8 @@ impl ResourceStore {
             let wanted = limit.map(|limit| limit - items.len() as u64);
             options.limit = Some(wanted.map_or(FILTERED_PAGE, |w| w.max(FILTERED_PAGE)));
             let page = self
-                .storage
-                .list(&prefix, &options)
+                .source
+                .list(&prefix, &options, read)
                 .await
                 .map_err(list_error)?;
             let read_at = *revision.get_or_insert(page.revision);

@@ -30,6 +30,7 @@ mod params;
 mod patch;
 mod read_revision;
 mod selectors;
+mod source;
 mod store;
 mod strategy;
 mod update;
@@ -40,6 +41,7 @@ use std::sync::Arc;
 
 use prepull_api::Kind;
 use prepull_storage::Storage;
+use prepull_storage::cache::WatchCache;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use image_list_pull_job::ImageListPullJobStrategy;
@@ -51,6 +53,7 @@ pub use params::{
     ListParams, Patch, Preconditions, PropagationPolicy, Subresource, WatchParams, WriteParams,
 };
 pub use read_revision::ReadRevision;
+use source::Source;
 pub use store::ResourceStore;
 pub use strategy::{FeatureGate, Strategy};
 pub use watch::{WatchEventType, WatchItem, WatchItems};
@@ -110,12 +113,26 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The registry over `storage` (a backend, or the watch cache in front of one).
+    /// The registry over a storage backend: every read is a consistent read of the backend
+    /// (`resourceVersion=0` too), and BOOKMARKs carry the revision of the last change a watch
+    /// delivered.
     pub fn new(storage: Arc<dyn Storage>, options: RegistryOptions) -> Registry {
+        Registry::over(Source::Backend(storage), &options)
+    }
+
+    /// The registry over the watch cache: reads honour `resourceVersion` freshness from
+    /// memory, watches come from the cache's history, and BOOKMARKs carry the cache's
+    /// progress. Writes go through the cache to its backend.
+    pub fn with_watch_cache(cache: Arc<WatchCache>, options: RegistryOptions) -> Registry {
+        Registry::over(Source::Cache(cache), &options)
+    }
+
+    fn over(source: Source, options: &RegistryOptions) -> Registry {
+        // One line per kind: its strategy.
         let stores = vec![
-            ResourceStore::new::<ImagePullJobStrategy>(storage.clone(), &options),
-            ResourceStore::new::<ImageListPullJobStrategy>(storage.clone(), &options),
-            ResourceStore::new::<NodeImageStrategy>(storage, &options),
+            ResourceStore::new::<ImagePullJobStrategy>(source.clone(), options),
+            ResourceStore::new::<ImageListPullJobStrategy>(source.clone(), options),
+            ResourceStore::new::<NodeImageStrategy>(source, options),
         ];
         Registry { stores }
     }

@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use prepull_api::{GROUP, Kind};
 use prepull_storage::keys::{object_key, resource_prefix};
-use prepull_storage::{KeyValue, Revision, Storage, StorageError};
+use prepull_storage::{KeyValue, Revision, StorageError};
 
 use super::clock::Clock;
 use super::errors::{self, During};
 use super::object::Object;
 use super::read_revision::ReadRevision;
+use super::source::Source;
 use super::strategy::{FeatureGate, Strategy};
 use super::write_pipeline::{Admission, Pipeline};
 use super::{FeatureGates, RegistryOptions};
@@ -27,7 +28,7 @@ use crate::http::status::ApiError;
 pub struct ResourceStore {
     pub(super) kind: Kind,
     pub(super) admission: Box<dyn Admission>,
-    pub(super) storage: Arc<dyn Storage>,
+    pub(super) source: Source,
     pub(super) clock: Arc<dyn Clock>,
     /// Whether writes are allowed (the kind's feature gate, if any, is on).
     disabled_by: Option<FeatureGate>,
@@ -46,10 +47,7 @@ impl fmt::Debug for ResourceStore {
 
 impl ResourceStore {
     /// The store of `S`'s kind.
-    pub(super) fn new<S: Strategy>(
-        storage: Arc<dyn Storage>,
-        options: &RegistryOptions,
-    ) -> ResourceStore {
+    pub(super) fn new<S: Strategy>(source: Source, options: &RegistryOptions) -> ResourceStore {
         let admission: Box<dyn Admission> = Box::new(Pipeline::<S>::new());
         let gates: &FeatureGates = &options.feature_gates;
         let disabled_by = admission
@@ -58,7 +56,7 @@ impl ResourceStore {
         ResourceStore {
             kind: admission.kind(),
             admission,
-            storage,
+            source,
             clock: options.clock.clone(),
             disabled_by,
             garbage_collection: options.garbage_collection,
@@ -72,26 +70,29 @@ impl ResourceStore {
 
     /// The storage's latest revision (for BOOKMARK events and list revisions).
     pub async fn current_revision(&self) -> Result<Revision, ApiError> {
-        self.storage
+        self.source
+            .storage()
             .current_revision()
             .await
             .map_err(|e| self.storage_error(e, ""))
     }
 
-    /// One object. `rv`: [`ReadRevision::Latest`] and [`ReadRevision::Any`] read the latest
-    /// state; [`ReadRevision::NotOlderThan`] too, after checking the store has reached it
-    /// (504 "Too large resource version" otherwise).
+    /// One object. `rv`: [`ReadRevision::Latest`] reads the latest state, [`ReadRevision::Any`]
+    /// whatever the watch cache holds, [`ReadRevision::NotOlderThan`] a state at least that
+    /// new (504 "Too large resource version" when the store has not reached it).
     pub async fn get(
         &self,
         namespace: Option<&str>,
         name: &str,
         rv: ReadRevision,
     ) -> Result<Object, ApiError> {
-        if let ReadRevision::NotOlderThan(revision) | ReadRevision::Exact(revision) = rv {
-            self.require_revision(revision).await?;
-        }
-        let (_, object) = self.read(namespace, name).await?;
-        Ok(object)
+        let key = self.key(namespace, name);
+        let kv = self
+            .source
+            .get(&key, rv)
+            .await
+            .map_err(|e| self.storage_error(e, name))?;
+        Object::from_stored(&kv.value, &key, kv.mod_revision)
     }
 
     /// 403 when the kind's feature gate is off.
@@ -110,7 +111,8 @@ impl ResourceStore {
     ) -> Result<(KeyValue, Object), ApiError> {
         let key = self.key(namespace, name);
         let kv = self
-            .storage
+            .source
+            .storage()
             .get(&key)
             .await
             .map_err(|e| self.storage_error(e, name))?;

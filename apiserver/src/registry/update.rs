@@ -101,7 +101,12 @@ impl ResourceStore {
             let mut new = admitted.object;
             if finalizers_done(&new, &stored.value) {
                 if !params.dry_run {
-                    match self.storage.delete(&key, Some(kv.mod_revision)).await {
+                    match self
+                        .source
+                        .storage()
+                        .delete(&key, Some(kv.mod_revision))
+                        .await
+                    {
                         Ok(_) | Err(StorageError::NotFound { .. }) => {}
                         Err(StorageError::Conflict { .. }) => continue,
                         Err(err) => return Err(self.storage_error(err, name)),
@@ -118,7 +123,8 @@ impl ResourceStore {
             clear_resource_version(&mut new);
             let bytes = serde_json::to_vec(&new).expect("JSON values serialize");
             match self
-                .storage
+                .source
+                .storage()
                 .update(&key, bytes.into(), kv.mod_revision)
                 .await
             {

@@ -9,13 +9,11 @@
 //! resourceVersion older than the retained history ends the stream with a 410 ERROR item,
 //! as does a watcher that falls behind it.
 
-use std::time::Duration;
-
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use prepull_api::Kind;
-use prepull_storage::{EventType, ListOptions, Revision, StorageError, WatchEvent, WatchStream};
-use tokio::time::Instant;
+use prepull_storage::cache::{CacheWatchItem, CacheWatchStream};
+use prepull_storage::{EventType, ListOptions, Revision, StorageError, WatchEvent};
 
 use super::errors::{self, During};
 use super::object::{Object, set_resource_version};
@@ -98,11 +96,9 @@ impl ResourceStore {
             upstream: None,
             failure: None,
             selectors,
-            progress: after,
-            bookmark_interval: params.bookmark_interval.filter(|_| params.allow_bookmarks),
-            next_bookmark: None,
         };
-        match self.storage.watch(&prefix, after).await {
+        let progress_every = params.bookmark_interval.filter(|_| params.allow_bookmarks);
+        match self.source.watch(&prefix, after, progress_every).await {
             Ok(upstream) => state.upstream = Some(upstream),
             Err(err @ StorageError::Expired { .. }) => state.failure = Some(state.error(err)),
             Err(err) => return Err(self.storage_error(err, "")),
@@ -122,15 +118,12 @@ impl ResourceStore {
         read: ReadRevision,
         selectors: &Selectors,
     ) -> Result<(Vec<Object>, Revision), ApiError> {
-        if let ReadRevision::NotOlderThan(revision) | ReadRevision::Exact(revision) = read {
-            self.require_revision(revision).await?;
-        }
         let mut options = ListOptions::default();
         let mut objects = Vec::new();
         loop {
             let page = self
-                .storage
-                .list(prefix, &options)
+                .source
+                .list(prefix, &options, read)
                 .await
                 .map_err(|e| self.storage_error(e, ""))?;
             for kv in &page.items {
@@ -152,14 +145,10 @@ struct WatchState {
     kind: Kind,
     initial: std::vec::IntoIter<Object>,
     initial_end: Option<Revision>,
-    upstream: Option<WatchStream>,
+    upstream: Option<CacheWatchStream>,
     /// An error to report before ending.
     failure: Option<ApiError>,
     selectors: Selectors,
-    /// Every change up to this revision has been delivered or filtered out.
-    progress: Revision,
-    bookmark_interval: Option<Duration>,
-    next_bookmark: Option<Instant>,
 }
 
 impl WatchState {
@@ -178,46 +167,27 @@ impl WatchState {
             return Some(WatchItem::Error(err));
         }
         loop {
-            let upstream = self.upstream.as_mut()?;
-            let next = match self.bookmark_interval {
-                Some(interval) => {
-                    let deadline = *self
-                        .next_bookmark
-                        .get_or_insert_with(|| Instant::now() + interval);
-                    match tokio::time::timeout_at(deadline, upstream.next()).await {
-                        Ok(next) => next,
-                        Err(_) => {
-                            self.next_bookmark = None;
-                            return Some(WatchItem::Bookmark {
-                                resource_version: self.progress,
-                            });
-                        }
-                    }
-                }
-                None => upstream.next().await,
-            };
-            let item = match next {
+            let item = match self.upstream.as_mut()?.next().await {
                 None => {
                     self.upstream = None;
                     return None;
                 }
+                Some(Ok(CacheWatchItem::Progress(resource_version))) => {
+                    WatchItem::Bookmark { resource_version }
+                }
+                Some(Ok(CacheWatchItem::Event(event))) => match self.translate(&event) {
+                    Ok(Some(item)) => item,
+                    Ok(None) => continue,
+                    Err(err) => {
+                        self.upstream = None;
+                        WatchItem::Error(err)
+                    }
+                },
                 Some(Err(err)) => {
                     self.upstream = None;
                     WatchItem::Error(self.error(err))
                 }
-                Some(Ok(event)) => {
-                    self.progress = event.revision();
-                    match self.translate(&event) {
-                        Ok(Some(item)) => item,
-                        Ok(None) => continue,
-                        Err(err) => {
-                            self.upstream = None;
-                            WatchItem::Error(err)
-                        }
-                    }
-                }
             };
-            self.next_bookmark = None;
             return Some(item);
         }
     }

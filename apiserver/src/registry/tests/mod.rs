@@ -1,5 +1,6 @@
 //! Registry tests on the real embedded store in a temporary directory: every rule of the
-//! write pipeline both ways, reads, paging and watches.
+//! write pipeline both ways, reads, paging and watches. Tests of reads and watches run twice:
+//! once reading the store directly, once through the watch cache.
 
 mod create;
 mod delete;
@@ -9,50 +10,94 @@ mod update;
 mod watch;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
-use prepull_api::{ApiVersion, Kind};
+use prepull_api::{ApiVersion, GROUP, Kind};
+use prepull_storage::Revision;
+use prepull_storage::cache::{CacheOptions, WatchCache};
 use prepull_storage::embedded::{EmbeddedOptions, EmbeddedStore};
+use prepull_storage::keys::resource_prefix;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use super::{
-    Body, ManualClock, Object, Registry, RegistryOptions, ResourceStore, WriteParams, Written,
-};
+use super::{Object, Registry, RegistryOptions, ResourceStore, WriteParams, Written};
 use crate::http::status::ApiError;
+use crate::registry::ManualClock;
 
 /// The instant the test clock starts at (2026-01-02T03:04:05Z).
 pub(super) const START_SECOND: i64 = 1_767_323_045;
 
-/// A registry over a fresh embedded store.
+/// A registry over a fresh embedded store, read directly or through the watch cache.
 pub(super) struct Fixture {
     pub registry: Registry,
     pub clock: Arc<ManualClock>,
     pub storage: Arc<EmbeddedStore>,
+    pub cache: Option<Arc<WatchCache>>,
     _dir: TempDir,
 }
 
 impl Fixture {
+    /// Reads go to the embedded store.
     pub fn new() -> Fixture {
-        Fixture::with(|_| {}, EmbeddedOptions::default())
+        Fixture::with(|_| {})
     }
 
-    pub fn with(configure: impl FnOnce(&mut RegistryOptions), storage: EmbeddedOptions) -> Fixture {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let storage = Arc::new(EmbeddedStore::open(dir.path(), storage).expect("embedded store"));
-        let clock = Arc::new(ManualClock::new(
-            Timestamp::from_second(START_SECOND).unwrap(),
-        ));
-        let mut options = RegistryOptions {
-            clock: clock.clone(),
-            ..RegistryOptions::default()
-        };
-        configure(&mut options);
+    /// Reads go to the embedded store; `configure` adjusts the registry options.
+    pub fn with(configure: impl FnOnce(&mut RegistryOptions)) -> Fixture {
+        let (dir, storage) = open_store();
+        let (clock, options) = options(configure);
         Fixture {
             registry: Registry::new(storage.clone(), options),
             clock,
             storage,
+            cache: None,
             _dir: dir,
+        }
+    }
+
+    /// Reads go to a loaded watch cache over the embedded store.
+    pub async fn cached() -> Fixture {
+        let (dir, storage) = open_store();
+        let (clock, options) = options(|_| {});
+        let prefixes = Kind::ALL
+            .into_iter()
+            .map(|kind| resource_prefix(GROUP, kind.info().plural, None))
+            .collect();
+        let cache = WatchCache::new(storage.clone(), prefixes, CacheOptions::default());
+        let cache = Arc::new(cache.expect("cache options are valid"));
+        assert!(
+            cache.wait_until_ready(Duration::from_secs(10)).await,
+            "the cache loads"
+        );
+        Fixture {
+            registry: Registry::with_watch_cache(cache.clone(), options),
+            clock,
+            storage,
+            cache: Some(cache),
+            _dir: dir,
+        }
+    }
+
+    /// One fixture per read path, for tests that must hold whichever way reads go.
+    pub async fn both() -> [Fixture; 2] {
+        [Fixture::new(), Fixture::cached().await]
+    }
+
+    /// Which way reads go, for assertion messages.
+    pub fn reads(&self) -> &'static str {
+        if self.cache.is_some() {
+            "through the watch cache"
+        } else {
+            "from the store"
+        }
+    }
+
+    /// Forgets history up to `revision` in the store and in the cache.
+    pub async fn compact(&self, revision: Revision) {
+        self.storage.compact(revision).await.expect("compaction");
+        if let Some(cache) = &self.cache {
+            cache.compact_history(revision);
         }
     }
 
@@ -114,4 +159,22 @@ pub(super) fn code<T: std::fmt::Debug>(result: Result<T, ApiError>) -> u16 {
 /// The written object's value.
 pub(super) fn value(written: &Written) -> &Value {
     &written.object.value
+}
+
+fn open_store() -> (TempDir, Arc<EmbeddedStore>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::default());
+    (dir, Arc::new(store.expect("embedded store opens")))
+}
+
+fn options(configure: impl FnOnce(&mut RegistryOptions)) -> (Arc<ManualClock>, RegistryOptions) {
+    let clock = Arc::new(ManualClock::new(
+        Timestamp::from_second(START_SECOND).unwrap(),
+    ));
+    let mut options = RegistryOptions {
+        clock: clock.clone(),
+        ..RegistryOptions::default()
+    };
+    configure(&mut options);
+    (clock, options)
 }
