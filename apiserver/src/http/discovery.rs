@@ -62,6 +62,11 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         )
 }
 
+/// Builds every discovery document now rather than on the first request (call at startup).
+pub fn build_documents() {
+    LazyLock::force(&DOCUMENTS);
+}
+
 /// Answers other methods with a 405 Status rather than an empty body.
 pub(crate) fn only_get<S: Clone + Send + Sync + 'static>(
     router: MethodRouter<S>,

@@ -80,6 +80,12 @@ static DOCUMENTS: LazyLock<Documents> = LazyLock::new(|| {
     }
 });
 
+/// Builds every OpenAPI document now rather than on the first request (call at startup: it
+/// takes a few milliseconds and would otherwise delay the first `kubectl` call).
+pub fn build_documents() {
+    LazyLock::force(&DOCUMENTS);
+}
+
 /// The hash of a version's v3 document, as the root lists it.
 pub fn v3_document_hash(version: ApiVersion) -> &'static str {
     DOCUMENTS.v3[version_index(version)].hash()
