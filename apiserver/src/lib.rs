@@ -25,11 +25,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use prepull_api::{GROUP, Kind};
-use prepull_storage::{Storage, StorageError};
 use prepull_storage::cache::{CacheOptions, WatchCache};
 use prepull_storage::embedded::{EmbeddedOptions, EmbeddedStore};
 use prepull_storage::etcd::{EtcdConfig, EtcdStore};
 use prepull_storage::keys::resource_prefix;
+use prepull_storage::{Storage, StorageError};
 
 use config::{Config, StorageConfig};
 use registry::{FeatureGates, Registry, RegistryOptions, SystemClock};
@@ -96,9 +96,7 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
 /// memory; the backend only sees writes and one watch).
 async fn open_storage(config: &StorageConfig) -> Result<Arc<dyn Storage>> {
     let backend: Arc<dyn Storage> = match config {
-        StorageConfig::Embedded { dir } => {
-            Arc::new(open_embedded(dir.clone()).await?)
-        }
+        StorageConfig::Embedded { dir } => Arc::new(open_embedded(dir.clone()).await?),
         StorageConfig::Etcd { servers, prefix } => {
             let config = EtcdConfig::new(servers.clone()).with_prefix(prefix.clone());
             let store = EtcdStore::connect(config)
@@ -114,9 +112,7 @@ async fn open_storage(config: &StorageConfig) -> Result<Arc<dyn Storage>> {
     let cache = WatchCache::new(backend, prefixes, CacheOptions::default())
         .context("starting the watch cache")?;
     if !cache.wait_until_ready(CACHE_READY_TIMEOUT).await {
-        tracing::warn!(
-            "the watch cache is not loaded yet; the backend serves reads until it is"
-        );
+        tracing::warn!("the watch cache is not loaded yet; the backend serves reads until it is");
     }
     Ok(Arc::new(cache))
 }

@@ -5,6 +5,10 @@
 //! metrics) or, for any other path, [`handlers::dispatch`], which serves the resources under
 //! `/apis/apps.kruise.io/<version>/...` and answers everything else 404.
 
+// `ApiError` carries a whole Kubernetes Status (message, subject, causes) and is the error of
+// nearly every function here; it is built on cold paths only, so boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
+
 pub mod body;
 pub mod discovery;
 pub mod filters;

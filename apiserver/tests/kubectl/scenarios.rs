@@ -49,14 +49,25 @@ pub async fn the_documented_examples_apply_and_print_their_columns(server: TestS
         .await;
     assert!(out.contains("configured"), "{out}");
 
-    let jobs = server.kubectl(&["get", "imagepulljobs", "-n", "default"]).await;
+    let jobs = server
+        .kubectl(&["get", "imagepulljobs", "-n", "default"])
+        .await;
     assert_eq!(
         header(&jobs),
-        ["NAME", "TOTAL", "ACTIVE", "SUCCEED", "FAILED", "AGE", "MESSAGE"],
+        [
+            "NAME", "TOTAL", "ACTIVE", "SUCCEED", "FAILED", "AGE", "MESSAGE"
+        ],
         "{jobs}"
     );
-    assert!(jobs.lines().any(|l| l.starts_with("job-with-sandbox-config ")), "{jobs}");
-    assert!(jobs.lines().any(|l| l.starts_with("job-pull-always ")), "{jobs}");
+    assert!(
+        jobs.lines()
+            .any(|l| l.starts_with("job-with-sandbox-config ")),
+        "{jobs}"
+    );
+    assert!(
+        jobs.lines().any(|l| l.starts_with("job-pull-always ")),
+        "{jobs}"
+    );
 
     let nodes = server.kubectl(&["get", "ni"]).await;
     assert_eq!(
@@ -77,9 +88,14 @@ pub async fn the_documented_examples_apply_and_print_their_columns(server: TestS
 
     // The short names and the category work too.
     let all = server.kubectl(&["get", "kruise", "-A", "-o", "name"]).await;
-    assert!(all.contains("imagepulljob.apps.kruise.io/job-pull-always"), "{all}");
+    assert!(
+        all.contains("imagepulljob.apps.kruise.io/job-pull-always"),
+        "{all}"
+    );
     assert!(all.contains("nodeimage.apps.kruise.io/node-xxx"), "{all}");
-    let short = server.kubectl(&["get", "ipj", "-n", "default", "-o", "name"]).await;
+    let short = server
+        .kubectl(&["get", "ipj", "-n", "default", "-o", "name"])
+        .await;
     assert_eq!(short.lines().count(), 2, "{short}");
 }
 
@@ -97,7 +113,10 @@ pub async fn get_as_yaml_shows_the_defaults(server: TestServer) {
     ] {
         assert!(yaml.contains(default), "{default} missing in:\n{yaml}");
     }
-    assert!(yaml.contains("apiVersion: apps.kruise.io/v1alpha1"), "{yaml}");
+    assert!(
+        yaml.contains("apiVersion: apps.kruise.io/v1alpha1"),
+        "{yaml}"
+    );
     assert!(yaml.contains("generation: 1"), "{yaml}");
 }
 
@@ -111,7 +130,13 @@ pub async fn get_watch_streams_a_change_made_by_another_client(server: TestServe
     assert!(first.split_whitespace().any(|c| c == "1"), "{first}");
     server
         .kubectl(&[
-            "patch", "ipj", "job-a", "-n", "default", "--type=merge", "-p",
+            "patch",
+            "ipj",
+            "job-a",
+            "-n",
+            "default",
+            "--type=merge",
+            "-p",
             r#"{"spec":{"parallelism":7}}"#,
         ])
         .await;
@@ -124,11 +149,21 @@ pub async fn get_watch_streams_a_change_made_by_another_client(server: TestServe
 
 pub async fn patch_merges_the_documented_node_image_patch_and_json_patches(server: TestServer) {
     server
-        .kubectl_stdin(&["apply", "-f", "-"], &example("docs-node-image-empty.yaml"))
+        .kubectl_stdin(
+            &["apply", "-f", "-"],
+            &example("docs-node-image-empty.yaml"),
+        )
         .await;
     let patch = example("docs-node-image-merge-patch.json");
     let out = server
-        .kubectl(&["patch", "nodeimage", "node-xxx", "--type=merge", "-p", patch.trim()])
+        .kubectl(&[
+            "patch",
+            "nodeimage",
+            "node-xxx",
+            "--type=merge",
+            "-p",
+            patch.trim(),
+        ])
         .await;
     assert!(out.contains("patched"), "{out}");
     let ttl = server
@@ -140,19 +175,38 @@ pub async fn patch_merges_the_documented_node_image_patch_and_json_patches(serve
     assert_eq!(ttl, "latest/300");
     server
         .kubectl(&[
-            "patch", "ni", "node-xxx", "--type=json", "-p",
+            "patch",
+            "ni",
+            "node-xxx",
+            "--type=json",
+            "-p",
             r#"[{"op":"add","path":"/metadata/labels/zone","value":"z1"}]"#,
         ])
         .await;
     let zone = server
-        .kubectl(&["get", "ni", "node-xxx", "-o", "jsonpath={.metadata.labels.zone}"])
+        .kubectl(&[
+            "get",
+            "ni",
+            "node-xxx",
+            "-o",
+            "jsonpath={.metadata.labels.zone}",
+        ])
         .await;
     assert_eq!(zone, "z1");
     // kubectl's default patch type is strategic merge, which a custom resource refuses.
     let err = server
-        .kubectl_fails(&["patch", "ni", "node-xxx", "-p", r#"{"metadata":{"labels":{"a":"b"}}}"#])
+        .kubectl_fails(&[
+            "patch",
+            "ni",
+            "node-xxx",
+            "-p",
+            r#"{"metadata":{"labels":{"a":"b"}}}"#,
+        ])
         .await;
-    assert!(err.contains("application/strategic-merge-patch+json"), "{err}");
+    assert!(
+        err.contains("application/strategic-merge-patch+json"),
+        "{err}"
+    );
 }
 
 pub async fn edit_with_a_scripted_editor_changes_the_object(server: TestServer) {
@@ -178,11 +232,27 @@ pub async fn edit_with_a_scripted_editor_changes_the_object(server: TestServer) 
         String::from_utf8_lossy(&output.stderr)
     );
     let image = server
-        .kubectl(&["get", "ipj", "job-a", "-n", "default", "-o", "jsonpath={.spec.image}"])
+        .kubectl(&[
+            "get",
+            "ipj",
+            "job-a",
+            "-n",
+            "default",
+            "-o",
+            "jsonpath={.spec.image}",
+        ])
         .await;
     assert_eq!(image, "nginx:1.27");
     let generation = server
-        .kubectl(&["get", "ipj", "job-a", "-n", "default", "-o", "jsonpath={.metadata.generation}"])
+        .kubectl(&[
+            "get",
+            "ipj",
+            "job-a",
+            "-n",
+            "default",
+            "-o",
+            "jsonpath={.metadata.generation}",
+        ])
         .await;
     assert_eq!(generation, "2");
 }
@@ -198,33 +268,59 @@ pub async fn explain_describes_the_completion_policy(server: TestServer) {
 
 pub async fn delete_and_wait_for_delete(server: TestServer) {
     server.kubectl_stdin(&["apply", "-f", "-"], JOB).await;
-    let out = server.kubectl(&["delete", "ipj", "job-a", "-n", "default"]).await;
+    let out = server
+        .kubectl(&["delete", "ipj", "job-a", "-n", "default"])
+        .await;
     assert!(out.contains("deleted"), "{out}");
     server
         .kubectl_fails(&["get", "ipj", "job-a", "-n", "default"])
         .await;
 
     // An object held by a finalizer: `wait --for=delete` returns once the finalizer goes.
-    let held = JOB.replace("  labels:\n", "  finalizers:\n  - example.com/hold\n  labels:\n");
+    let held = JOB.replace(
+        "  labels:\n",
+        "  finalizers:\n  - example.com/hold\n  labels:\n",
+    );
     server.kubectl_stdin(&["apply", "-f", "-"], &held).await;
     server
         .kubectl(&["delete", "ipj", "job-a", "-n", "default", "--wait=false"])
         .await;
     let deleting = server
-        .kubectl(&["get", "ipj", "job-a", "-n", "default", "-o", "jsonpath={.metadata.deletionTimestamp}"])
+        .kubectl(&[
+            "get",
+            "ipj",
+            "job-a",
+            "-n",
+            "default",
+            "-o",
+            "jsonpath={.metadata.deletionTimestamp}",
+        ])
         .await;
     assert!(!deleting.is_empty(), "the object is marked for deletion");
     let waiter = {
         let kubectl = server.kubectl.clone();
         tokio::spawn(async move {
             kubectl
-                .run(&["wait", "--for=delete", "ipj/job-a", "-n", "default", "--timeout=30s"])
+                .run(&[
+                    "wait",
+                    "--for=delete",
+                    "ipj/job-a",
+                    "-n",
+                    "default",
+                    "--timeout=30s",
+                ])
                 .await
         })
     };
     server
         .kubectl(&[
-            "patch", "ipj", "job-a", "-n", "default", "--type=json", "-p",
+            "patch",
+            "ipj",
+            "job-a",
+            "-n",
+            "default",
+            "--type=json",
+            "-p",
             r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
         ])
         .await;
@@ -242,8 +338,13 @@ pub async fn apply_with_server_dry_run_stores_nothing(server: TestServer) {
         .kubectl_stdin(&["apply", "--dry-run=server", "-f", "-"], JOB)
         .await;
     assert!(out.contains("created (server dry run)"), "{out}");
-    let err = server.kubectl_fails(&["get", "ipj", "job-a", "-n", "default"]).await;
-    assert!(err.contains("NotFound") || err.contains("not found"), "{err}");
+    let err = server
+        .kubectl_fails(&["get", "ipj", "job-a", "-n", "default"])
+        .await;
+    assert!(
+        err.contains("NotFound") || err.contains("not found"),
+        "{err}"
+    );
 }
 
 pub async fn an_unknown_field_is_rejected_naming_its_path(server: TestServer) {
@@ -277,7 +378,10 @@ spec:
         .expect_err("validation refuses the job");
     let err = format!("{err:#}");
     // kubectl rewrites the 422 into one line per cause.
-    assert!(err.contains(r#"The ImagePullJob "job-bad" is invalid"#), "{err}");
+    assert!(
+        err.contains(r#"The ImagePullJob "job-bad" is invalid"#),
+        "{err}"
+    );
     for field in ["spec.image", "spec.parallelism", "spec.selector"] {
         assert!(err.contains(field), "{field} missing in: {err}");
     }
@@ -311,8 +415,14 @@ pub async fn a_stale_update_gets_a_conflict(server: TestServer) {
         .await
         .expect_err("the second replace is stale");
     let err = format!("{err:#}");
-    assert!(err.contains("Conflict") || err.contains("the object has been modified"), "{err}");
-    assert!(err.contains("please apply your changes to the latest version"), "{err}");
+    assert!(
+        err.contains("Conflict") || err.contains("the object has been modified"),
+        "{err}"
+    );
+    assert!(
+        err.contains("please apply your changes to the latest version"),
+        "{err}"
+    );
 }
 
 pub async fn get_in_chunks_of_ten_lists_all_hundred_objects(server: TestServer) {
@@ -361,7 +471,15 @@ pub async fn get_in_chunks_of_ten_lists_all_hundred_objects(server: TestServer) 
         .await;
     assert_eq!(none.trim(), "");
     let set = server
-        .kubectl(&["get", "ni", "-l", "parity in (odd)", "--chunk-size=7", "-o", "name"])
+        .kubectl(&[
+            "get",
+            "ni",
+            "-l",
+            "parity in (odd)",
+            "--chunk-size=7",
+            "-o",
+            "name",
+        ])
         .await;
     assert_eq!(set.lines().count(), 50);
 }
@@ -406,7 +524,9 @@ pub async fn a_restart_loses_nothing_and_a_resumed_watch_misses_no_event(mut ser
         .kubectl(&["get", "ni", "n1", "-o", "jsonpath={.metadata.labels.step}"])
         .await;
     assert_eq!(label, "before-restart");
-    server.kubectl(&["label", "ni", "n2", "step=after-restart"]).await;
+    server
+        .kubectl(&["label", "ni", "n2", "step=after-restart"])
+        .await;
     server.kubectl(&["delete", "ni", "n1"]).await;
 
     // A client that saw `last_seen` before the restart resumes its watch from there.
@@ -425,7 +545,10 @@ pub async fn a_restart_loses_nothing_and_a_resumed_watch_misses_no_event(mut ser
             let event: Value = serde_json::from_str(line).unwrap();
             (
                 event["type"].as_str().unwrap().to_string(),
-                event["object"]["metadata"]["name"].as_str().unwrap().to_string(),
+                event["object"]["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
                 event["object"]["metadata"]["labels"]["step"]
                     .as_str()
                     .unwrap_or_default()

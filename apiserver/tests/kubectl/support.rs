@@ -24,7 +24,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(20);
 /// Which storage the server runs on.
 pub enum Backend {
     Embedded,
-    Etcd(Etcd),
+    Etcd(Box<Etcd>),
 }
 
 impl Backend {
@@ -33,7 +33,7 @@ impl Backend {
     }
 
     pub async fn etcd() -> Backend {
-        Backend::Etcd(Etcd::start().await.expect("etcd starts"))
+        Backend::Etcd(Box::new(Etcd::start().await.expect("etcd starts")))
     }
 }
 

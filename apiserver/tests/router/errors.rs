@@ -11,7 +11,12 @@ use crate::support::{JOBS, NODES, Server, job, node, request};
 async fn a_malformed_body_is_400() {
     let server = Server::start();
     let answer = server
-        .send(request(Method::POST, JOBS, Some("application/json"), "{\"apiVersion\":"))
+        .send(request(
+            Method::POST,
+            JOBS,
+            Some("application/json"),
+            "{\"apiVersion\":",
+        ))
         .await;
     answer.expect_status(400, "BadRequest");
 }
@@ -104,7 +109,10 @@ async fn jobs_cannot_be_written_with_the_feature_gate_off() {
         "feature-gate ImagePullJobGate is not enabled"
     );
     // NodeImages are not gated.
-    assert_eq!(server.post_json(NODES, &node("n1")).await.status.as_u16(), 201);
+    assert_eq!(
+        server.post_json(NODES, &node("n1")).await.status.as_u16(),
+        201
+    );
 }
 
 #[tokio::test]
@@ -159,7 +167,12 @@ async fn a_method_a_path_does_not_serve_is_405() {
         ),
     ] {
         let answer = server
-            .send(request(method.clone(), &path, Some("application/json"), "{}"))
+            .send(request(
+                method.clone(),
+                &path,
+                Some("application/json"),
+                "{}",
+            ))
             .await;
         let status = answer.expect_status(405, "MethodNotAllowed");
         assert_eq!(
@@ -205,7 +218,10 @@ async fn a_representation_we_cannot_produce_is_406() {
 #[tokio::test]
 async fn creating_an_existing_object_is_409_already_exists() {
     let server = Server::start();
-    assert_eq!(server.post_json(JOBS, &job("twice")).await.status.as_u16(), 201);
+    assert_eq!(
+        server.post_json(JOBS, &job("twice")).await.status.as_u16(),
+        201
+    );
     let status = server
         .post_json(JOBS, &job("twice"))
         .await
@@ -233,7 +249,10 @@ async fn a_stale_update_is_409_conflict() {
     assert_eq!(server.send(put(first)).await.status.as_u16(), 200);
     let mut second = created;
     second["spec"]["parallelism"] = json!(3);
-    let status = server.send(put(second)).await.expect_status(409, "Conflict");
+    let status = server
+        .send(put(second))
+        .await
+        .expect_status(409, "Conflict");
     assert_eq!(
         status["message"],
         "Operation cannot be fulfilled on imagepulljobs.apps.kruise.io \"stale\": the object has been modified; please apply your changes to the latest version and try again"
@@ -246,17 +265,16 @@ async fn reading_compacted_history_is_410_expired() {
     for i in 0..3 {
         server.post_json(NODES, &node(&format!("n{i}"))).await;
     }
-    let current = server
-        .get(NODES)
-        .await
-        .json()["metadata"]["resourceVersion"]
+    let current = server.get(NODES).await.json()["metadata"]["resourceVersion"]
         .as_str()
         .unwrap()
         .parse::<u64>()
         .unwrap();
     server.store.compact(current).await.unwrap();
     let status = server
-        .get(&format!("{NODES}?resourceVersion=1&resourceVersionMatch=Exact"))
+        .get(&format!(
+            "{NODES}?resourceVersion=1&resourceVersionMatch=Exact"
+        ))
         .await
         .expect_status(410, "Expired");
     assert!(
@@ -271,7 +289,8 @@ async fn reading_compacted_history_is_410_expired() {
         .get(&format!("{NODES}?watch=true&resourceVersion=1"))
         .await;
     assert_eq!(answer.status.as_u16(), 200);
-    let event: serde_json::Value = serde_json::from_str(answer.text().lines().last().unwrap()).unwrap();
+    let event: serde_json::Value =
+        serde_json::from_str(answer.text().lines().last().unwrap()).unwrap();
     assert_eq!(event["type"], "ERROR");
     assert_eq!(event["object"]["code"], 410);
     assert_eq!(event["object"]["reason"], "Expired");
@@ -286,7 +305,10 @@ async fn a_body_over_three_mebibytes_is_413() {
         .post_json(NODES, &body)
         .await
         .expect_status(413, "RequestEntityTooLarge");
-    assert_eq!(status["message"], "Request entity too large: limit is 3145728");
+    assert_eq!(
+        status["message"],
+        "Request entity too large: limit is 3145728"
+    );
 }
 
 #[tokio::test]
@@ -322,7 +344,10 @@ async fn an_invalid_object_is_422_with_every_field_error() {
     let mut body = job("bad");
     body["spec"]["image"] = json!("");
     body["spec"]["parallelism"] = json!(-1);
-    let status = server.post_json(JOBS, &body).await.expect_status(422, "Invalid");
+    let status = server
+        .post_json(JOBS, &body)
+        .await
+        .expect_status(422, "Invalid");
     let message = status["message"].as_str().unwrap();
     assert!(
         message.starts_with("ImagePullJob.apps.kruise.io \"bad\" is invalid: ["),
@@ -353,10 +378,9 @@ async fn an_update_without_resource_version_is_422() {
         .await
         .expect_status(422, "Invalid");
     assert!(
-        status["message"]
-            .as_str()
-            .unwrap()
-            .ends_with("metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"),
+        status["message"].as_str().unwrap().ends_with(
+            "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+        ),
         "{status}"
     );
 }

@@ -1,7 +1,7 @@
 //! Successful reads and writes: status codes, list shape, versions, representations.
 
-use axum::http::{Method, Request, header};
 use axum::body::Body;
+use axum::http::{Method, Request, header};
 use serde_json::json;
 
 use crate::support::{JOBS, NODES, Server, job, node, request};
@@ -24,7 +24,10 @@ async fn create_answers_201_with_server_set_metadata_and_defaults() {
     assert!(created["metadata"]["resourceVersion"].is_string());
     assert_eq!(created["metadata"]["generation"], 1);
     assert_eq!(created["apiVersion"], "apps.kruise.io/v1alpha1");
-    assert_eq!(answer.headers.get(header::CONTENT_TYPE).unwrap(), "application/json");
+    assert_eq!(
+        answer.headers.get(header::CONTENT_TYPE).unwrap(),
+        "application/json"
+    );
 }
 
 #[tokio::test]
@@ -46,7 +49,10 @@ async fn objects_are_presented_in_the_version_of_the_url() {
         .await
         .json();
     assert_eq!(beta["apiVersion"], "apps.kruise.io/v1beta1");
-    let list = server.get("/apis/apps.kruise.io/v1beta1/nodeimages").await.json();
+    let list = server
+        .get("/apis/apps.kruise.io/v1beta1/nodeimages")
+        .await
+        .json();
     assert_eq!(list["apiVersion"], "apps.kruise.io/v1beta1");
     assert_eq!(list["items"][0]["apiVersion"], "apps.kruise.io/v1beta1");
 }
@@ -81,7 +87,10 @@ async fn label_selectors_filter_lists() {
     let mut other = job("db");
     other["metadata"]["labels"] = json!({"app": "db"});
     server.post_json(JOBS, &other).await;
-    let list = server.get(&format!("{JOBS}?labelSelector=app%3Ddb")).await.json();
+    let list = server
+        .get(&format!("{JOBS}?labelSelector=app%3Ddb"))
+        .await
+        .json();
     let names: Vec<&str> = list["items"]
         .as_array()
         .unwrap()
@@ -108,13 +117,18 @@ async fn kubectl_get_receives_a_table_with_the_documented_columns() {
         .collect();
     assert_eq!(
         columns,
-        ["Name", "TOTAL", "ACTIVE", "SUCCEED", "FAILED", "AGE", "MESSAGE"]
+        [
+            "Name", "TOTAL", "ACTIVE", "SUCCEED", "FAILED", "AGE", "MESSAGE"
+        ]
     );
     let row = &table["rows"][0];
     assert_eq!(row["cells"][0], "a");
     assert!(row["cells"][5].as_str().unwrap().ends_with('s'), "{row}");
     assert_eq!(row["object"]["kind"], "PartialObjectMetadata");
-    let one = server.send(accepting(&format!("{JOBS}/a?includeObject=Object"), accept)).await.json();
+    let one = server
+        .send(accepting(&format!("{JOBS}/a?includeObject=Object"), accept))
+        .await
+        .json();
     assert_eq!(one["rows"][0]["object"]["kind"], "ImagePullJob");
 }
 
@@ -158,7 +172,10 @@ async fn yaml_goes_in_and_comes_out() {
     let yaml = server
         .send(accepting(&format!("{NODES}/from-yaml"), "application/yaml"))
         .await;
-    assert_eq!(yaml.headers.get(header::CONTENT_TYPE).unwrap(), "application/yaml");
+    assert_eq!(
+        yaml.headers.get(header::CONTENT_TYPE).unwrap(),
+        "application/yaml"
+    );
     assert!(yaml.text().contains("name: from-yaml"), "{}", yaml.text());
 }
 
@@ -176,7 +193,10 @@ async fn patches_update_and_status_changes_only_status() {
         ))
         .await;
     assert_eq!(answer.status.as_u16(), 200, "{}", answer.text());
-    assert_eq!(answer.json()["spec"]["images"]["ubuntu"]["tags"][0]["tag"], "latest");
+    assert_eq!(
+        answer.json()["spec"]["images"]["ubuntu"]["tags"][0]["tag"],
+        "latest"
+    );
     let json_patch = json!([{"op": "add", "path": "/metadata/labels", "value": {"zone": "a"}}]);
     let answer = server
         .send(request(
@@ -267,7 +287,12 @@ async fn deletecollection_deletes_what_the_selector_selects() {
     other["metadata"]["labels"] = json!({"app": "db"});
     server.post_json(JOBS, &other).await;
     let deleted = server
-        .send(request(Method::DELETE, &format!("{JOBS}?labelSelector=app%3Dweb"), None, ""))
+        .send(request(
+            Method::DELETE,
+            &format!("{JOBS}?labelSelector=app%3Dweb"),
+            None,
+            "",
+        ))
         .await
         .json();
     assert_eq!(deleted["kind"], "ImagePullJobList");

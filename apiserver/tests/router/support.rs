@@ -110,8 +110,13 @@ impl Server {
     }
 
     pub async fn post_json(&self, uri: &str, body: &Value) -> Answer {
-        self.send(request(Method::POST, uri, Some("application/json"), &body.to_string()))
-            .await
+        self.send(request(
+            Method::POST,
+            uri,
+            Some("application/json"),
+            &body.to_string(),
+        ))
+        .await
     }
 }
 
@@ -223,7 +228,12 @@ impl Server {
         }
         let mut request = builder.body(Body::empty()).expect("request");
         request.extensions_mut().insert(admin());
-        let response = self.router.clone().oneshot(request).await.expect("infallible");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
         WatchReader {
             status: response.status(),
             body: response.into_body().into_data_stream(),

@@ -47,7 +47,10 @@ async fn a_watch_starts_with_the_current_objects_then_streams_changes() {
 async fn a_watch_from_a_resource_version_misses_no_later_event() {
     let server = Server::start();
     let created = server.post_json(NODES, &node("n1")).await.json();
-    let rv = created["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    let rv = created["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
     rename_label(&server, "n1", "a").await;
     rename_label(&server, "n1", "b").await;
     let mut watch = server
@@ -66,7 +69,10 @@ async fn bookmarks_arrive_when_allowed() {
         state.requests.bookmark_interval = Duration::from_millis(100);
     });
     let created = server.post_json(NODES, &node("n1")).await.json();
-    let rv = created["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    let rv = created["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let mut watch = server
         .watch(
             &format!("{NODES}?watch=true&allowWatchBookmarks=true&resourceVersion={rv}"),
@@ -76,7 +82,10 @@ async fn bookmarks_arrive_when_allowed() {
     let bookmark = watch.next_event().await.unwrap();
     assert_eq!(bookmark["type"], "BOOKMARK");
     assert_eq!(bookmark["object"]["kind"], "NodeImage");
-    assert_eq!(bookmark["object"]["metadata"]["resourceVersion"], rv.as_str());
+    assert_eq!(
+        bookmark["object"]["metadata"]["resourceVersion"],
+        rv.as_str()
+    );
 }
 
 #[tokio::test]
@@ -103,7 +112,12 @@ async fn a_watch_list_ends_its_initial_events_with_an_annotated_bookmark() {
             break;
         }
         assert_eq!(event["type"], "ADDED");
-        names.push(event["object"]["metadata"]["name"].as_str().unwrap().to_string());
+        names.push(
+            event["object"]["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     assert_eq!(names, ["n1", "n2"]);
 }
