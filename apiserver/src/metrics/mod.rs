@@ -9,12 +9,13 @@
 //! - `prepull_storage_request_duration_seconds{operation,backend}` (histogram)
 //!
 //! [`Metrics`] is the handle: [`Metrics::layer`] records every request passing through the
-//! router, [`Metrics::observe_storage`] records storage calls, [`Metrics::routes`] serves
-//! `/metrics`. Built on `prometheus-client` (the Prometheus project's Rust client: explicit
+//! router, [`MeteredStorage`] (or [`Metrics::observe_storage`]) records storage calls,
+//! [`Metrics::routes`] serves `/metrics`. Built on `prometheus-client` (the Prometheus project's Rust client: explicit
 //! registries, no global state, no HTTP server of its own).
 
 mod labels;
 mod layer;
+mod storage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,7 @@ use prometheus_client::registry::Registry;
 
 pub use labels::{CodedRequestLabels, RequestLabels, StorageLabels, WatcherLabels};
 pub use layer::{MetricsLayer, MetricsService, WatchGuard};
+pub use storage::MeteredStorage;
 
 /// The `Content-Type` of `/metrics`.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

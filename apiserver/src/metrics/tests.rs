@@ -212,3 +212,33 @@ async fn storage_latencies_are_observed_by_operation_and_backend() {
         Some(1.0)
     );
 }
+
+#[tokio::test]
+async fn a_metered_store_records_each_call_by_operation() {
+    use prepull_storage::Storage;
+    use prepull_storage::embedded::{EmbeddedOptions, EmbeddedStore};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).unwrap();
+    let metrics = Metrics::new();
+    let metered = MeteredStorage::new(Arc::new(store), metrics.clone(), "embedded");
+    metered
+        .create("/registry/test/a", Bytes::from_static(b"{}"))
+        .await
+        .unwrap();
+    assert!(metered.get("/registry/test/a").await.is_ok());
+    assert!(metered.get("/registry/test/missing").await.is_err());
+    let text = metrics.encode();
+    for (operation, count) in [("create", 1.0), ("get", 2.0)] {
+        assert_eq!(
+            sample(
+                &text,
+                &format!(
+                    r#"prepull_storage_request_duration_seconds_count{{operation="{operation}",backend="embedded"}}"#
+                )
+            ),
+            Some(count),
+            "{text}"
+        );
+    }
+}
