@@ -32,6 +32,7 @@ use prepull_storage::keys::resource_prefix;
 use prepull_storage::{Storage, StorageError};
 
 use config::{Config, StorageConfig};
+use metrics::{MeteredStorage, Metrics};
 use registry::{FeatureGates, Registry, RegistryOptions, SystemClock};
 
 /// How long startup waits for another holder of the embedded store's directory to let go.
@@ -49,7 +50,8 @@ pub async fn run(config: Config) -> Result<()> {
 /// watch (their streams finish cleanly), lets other requests finish within the shutdown
 /// timeout and closes the storage.
 pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
-    let storage = open_storage(&config.storage).await?;
+    let metrics = metrics::Metrics::new();
+    let storage = open_storage(&config.storage, &metrics).await?;
     let registry = Registry::new(
         storage,
         RegistryOptions {
@@ -64,6 +66,7 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
         Arc::new(auth::authorize::StandaloneAuthorizer),
     );
     state.requests = config.requests;
+    state.metrics = metrics;
     let storage_check = state.registry.clone();
     state.health = state.health.with_check("storage", move || {
         let registry = storage_check.clone();
@@ -93,18 +96,22 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
 }
 
 /// The storage `config` names, behind the watch cache (which serves reads and watches from
-/// memory; the backend only sees writes and one watch).
-async fn open_storage(config: &StorageConfig) -> Result<Arc<dyn Storage>> {
-    let backend: Arc<dyn Storage> = match config {
-        StorageConfig::Embedded { dir } => Arc::new(open_embedded(dir.clone()).await?),
+/// memory; the backend only sees writes and one watch). The backend's calls are timed in
+/// `metrics` under its name (`embedded`, `etcd`), the cache's under `cache`.
+async fn open_storage(config: &StorageConfig, metrics: &Metrics) -> Result<Arc<dyn Storage>> {
+    let (backend, name): (Arc<dyn Storage>, &'static str) = match config {
+        StorageConfig::Embedded { dir } => {
+            (Arc::new(open_embedded(dir.clone()).await?), "embedded")
+        }
         StorageConfig::Etcd { servers, prefix } => {
             let config = EtcdConfig::new(servers.clone()).with_prefix(prefix.clone());
             let store = EtcdStore::connect(config)
                 .await
                 .with_context(|| format!("connecting to etcd at {}", servers.join(",")))?;
-            Arc::new(store)
+            (Arc::new(store), "etcd")
         }
     };
+    let backend = Arc::new(MeteredStorage::new(backend, metrics.clone(), name));
     let prefixes = Kind::ALL
         .into_iter()
         .map(|kind| resource_prefix(GROUP, kind.info().plural, None))
@@ -114,7 +121,11 @@ async fn open_storage(config: &StorageConfig) -> Result<Arc<dyn Storage>> {
     if !cache.wait_until_ready(CACHE_READY_TIMEOUT).await {
         tracing::warn!("the watch cache is not loaded yet; the backend serves reads until it is");
     }
-    Ok(Arc::new(cache))
+    Ok(Arc::new(MeteredStorage::new(
+        Arc::new(cache),
+        metrics.clone(),
+        "cache",
+    )))
 }
 
 /// Opens the embedded store in `dir`. While another store still holds the directory (a

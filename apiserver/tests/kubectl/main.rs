@@ -50,4 +50,5 @@ on_both_stores!(
     a_stale_update_gets_a_conflict,
     get_in_chunks_of_ten_lists_all_hundred_objects,
     a_restart_loses_nothing_and_a_resumed_watch_misses_no_event,
+    health_and_metrics_report_the_storage,
 );

@@ -567,3 +567,22 @@ pub async fn a_restart_loses_nothing_and_a_resumed_watch_misses_no_event(mut ser
         "{raw}"
     );
 }
+
+pub async fn health_and_metrics_report_the_storage(server: TestServer) {
+    server.kubectl_stdin(&["apply", "-f", "-"], JOB).await;
+    let ready = server.kubectl(&["get", "--raw", "/readyz?verbose"]).await;
+    assert!(ready.contains("[+]storage ok"), "{ready}");
+    let metrics = server.kubectl(&["get", "--raw", "/metrics"]).await;
+    assert!(
+        metrics.contains("prepull_storage_request_duration_seconds"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("apiserver_request_total{verb=\"POST\"")
+                && l.contains("resource=\"imagepulljobs\"")
+                && l.contains("code=\"201\"")),
+        "{metrics}"
+    );
+}
