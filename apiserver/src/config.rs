@@ -15,6 +15,43 @@ use crate::standalone::{kubeconfig, pki};
 pub struct Config {
     pub serving: ServingConfig,
     pub standalone: StandaloneConfig,
+    pub storage: StorageConfig,
+    pub requests: RequestConfig,
+    /// `--feature-gates` as given (parsed when the server starts).
+    pub feature_gates: String,
+}
+
+/// Where objects are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageConfig {
+    /// The embedded store in this directory (`<data-dir>/store`).
+    Embedded { dir: PathBuf },
+    /// etcd at these endpoints, every key under `prefix`.
+    Etcd {
+        servers: Vec<String>,
+        prefix: String,
+    },
+}
+
+/// Time limits of requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestConfig {
+    /// Deadline of every request but watches.
+    pub request_timeout: Duration,
+    /// A watch without `timeoutSeconds` lasts a random time in `[min, 2*min)`.
+    pub min_request_timeout: Duration,
+    /// Interval of BOOKMARK events on watches that allow them.
+    pub bookmark_interval: Duration,
+}
+
+impl Default for RequestConfig {
+    fn default() -> RequestConfig {
+        RequestConfig {
+            request_timeout: Duration::from_secs(60),
+            min_request_timeout: Duration::from_secs(1800),
+            bookmark_interval: Duration::from_secs(60),
+        }
+    }
 }
 
 /// What standalone mode prepared.
@@ -49,6 +86,27 @@ impl Config {
             "https://{}",
             SocketAddr::new(client_host(options.bind_address), options.secure_port)
         );
+        if options.request_timeout_seconds == 0
+            || options.min_request_timeout_seconds == 0
+            || options.watch_bookmark_interval_seconds == 0
+        {
+            bail!(
+                "--request-timeout-seconds, --min-request-timeout-seconds and --watch-bookmark-interval-seconds must be positive"
+            );
+        }
+        let storage = if options.etcd_servers.is_empty() {
+            StorageConfig::Embedded {
+                dir: options.data_dir.join("store"),
+            }
+        } else {
+            if !options.etcd_prefix.starts_with('/') {
+                bail!("--etcd-prefix must start with '/'");
+            }
+            StorageConfig::Etcd {
+                servers: options.etcd_servers.clone(),
+                prefix: options.etcd_prefix.clone(),
+            }
+        };
         let kubeconfig_path = options.data_dir.join("kubeconfig");
         let text = kubeconfig::render(&url, &pki.ca.cert_pem, pki::ADMIN_USER, &pki.admin);
         pki::write_file(&kubeconfig_path, text.as_bytes(), 0o600)?;
@@ -63,6 +121,13 @@ impl Config {
                 url,
                 kubeconfig: kubeconfig_path,
             },
+            storage,
+            requests: RequestConfig {
+                request_timeout: Duration::from_secs(options.request_timeout_seconds),
+                min_request_timeout: Duration::from_secs(options.min_request_timeout_seconds),
+                bookmark_interval: Duration::from_secs(options.watch_bookmark_interval_seconds),
+            },
+            feature_gates: options.feature_gates,
         })
     }
 }

@@ -3,21 +3,160 @@
 //!
 //! Start reading at [`run`]: startup is [`options::Options`] -> [`config::Config`] -> run.
 //! Requests enter through [`serve`] (TLS, HTTP/1.1 and HTTP/2) into the router built by
-//! [`http::router`]; every failure becomes a Kubernetes `Status` in [`http::status`].
+//! [`http::router`], which authenticates and authorizes them and hands resource requests to
+//! [`http::handlers`]; those call the [`registry`], which owns every rule about objects and
+//! talks to the storage. Every failure becomes a Kubernetes `Status` in [`http::status`].
 
 pub mod auth;
 pub mod config;
+pub mod feature_gates;
 pub mod http;
+pub mod metrics;
 pub mod options;
+pub mod registry;
 pub mod serve;
 pub mod standalone;
 
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use prepull_api::{GROUP, Kind};
+use prepull_storage::cache::{CacheOptions, WatchCache};
+use prepull_storage::embedded::{EmbeddedOptions, EmbeddedStore};
+use prepull_storage::etcd::{EtcdConfig, EtcdStore};
+use prepull_storage::keys::resource_prefix;
+use prepull_storage::{Storage, StorageError};
+
+use config::{Config, StorageConfig};
+use metrics::{MeteredStorage, Metrics};
+use registry::{FeatureGates, Registry, RegistryOptions, SystemClock};
+
+/// How long startup waits for another holder of the embedded store's directory to let go.
+const STORE_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// How long startup waits for the watch cache's first load before serving anyway.
+const CACHE_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Runs the server until SIGTERM or Ctrl-C, then shuts down gracefully.
-pub async fn run(config: config::Config) -> anyhow::Result<()> {
+pub async fn run(config: Config) -> Result<()> {
+    run_until(config, serve::shutdown_signal()).await
+}
+
+/// Runs the server until `shutdown` resolves, then stops accepting connections, ends every
+/// watch (their streams finish cleanly), lets other requests finish within the shutdown
+/// timeout and closes the storage.
+pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let metrics = metrics::Metrics::new();
+    let storage = open_storage(&config.storage, &metrics).await?;
+    let registry = Registry::new(
+        storage,
+        RegistryOptions {
+            feature_gates: feature_gates(&config.feature_gates)?,
+            // Standalone mode has no garbage collector to remove its finalizers.
+            garbage_collection: false,
+            clock: Arc::new(SystemClock),
+        },
+    );
+    let mut state = http::AppState::new(
+        Arc::new(registry),
+        Arc::new(auth::authorize::StandaloneAuthorizer),
+    );
+    state.requests = config.requests;
+    state.metrics = metrics;
+    let storage_check = state.registry.clone();
+    state.health = state.health.with_check("storage", move || {
+        let registry = storage_check.clone();
+        async move {
+            registry
+                .store(Kind::NodeImage)
+                .current_revision()
+                .await
+                .map(|_| ())
+                .map_err(|err| err.message.into())
+        }
+    });
+    let watches = state.shutdown.clone();
+    let health = state.health.clone();
     println!("Prepull API server: {}", config.standalone.url);
     println!(
         "  export KUBECONFIG={}",
         config.standalone.kubeconfig.display()
     );
-    serve::serve(config.serving, http::router(), serve::shutdown_signal()).await
+    let router = http::router(state);
+    serve::serve(config.serving, router, async move {
+        shutdown.await;
+        health.begin_shutdown();
+        watches.cancel();
+    })
+    .await
+}
+
+/// The storage `config` names, behind the watch cache (which serves reads and watches from
+/// memory; the backend only sees writes and one watch). The backend's calls are timed in
+/// `metrics` under its name (`embedded`, `etcd`), the cache's under `cache`.
+async fn open_storage(config: &StorageConfig, metrics: &Metrics) -> Result<Arc<dyn Storage>> {
+    let (backend, name): (Arc<dyn Storage>, &'static str) = match config {
+        StorageConfig::Embedded { dir } => {
+            (Arc::new(open_embedded(dir.clone()).await?), "embedded")
+        }
+        StorageConfig::Etcd { servers, prefix } => {
+            let config = EtcdConfig::new(servers.clone()).with_prefix(prefix.clone());
+            let store = EtcdStore::connect(config)
+                .await
+                .with_context(|| format!("connecting to etcd at {}", servers.join(",")))?;
+            (Arc::new(store), "etcd")
+        }
+    };
+    let backend = Arc::new(MeteredStorage::new(backend, metrics.clone(), name));
+    let prefixes = Kind::ALL
+        .into_iter()
+        .map(|kind| resource_prefix(GROUP, kind.info().plural, None))
+        .collect();
+    let cache = WatchCache::new(backend, prefixes, CacheOptions::default())
+        .context("starting the watch cache")?;
+    if !cache.wait_until_ready(CACHE_READY_TIMEOUT).await {
+        tracing::warn!("the watch cache is not loaded yet; the backend serves reads until it is");
+    }
+    Ok(Arc::new(MeteredStorage::new(
+        Arc::new(cache),
+        metrics.clone(),
+        "cache",
+    )))
+}
+
+/// Opens the embedded store in `dir`. While another store still holds the directory (a
+/// previous run in this process or another one, shutting down) opening is retried for up to
+/// [`STORE_LOCK_WAIT`].
+async fn open_embedded(dir: PathBuf) -> Result<EmbeddedStore> {
+    let deadline = tokio::time::Instant::now() + STORE_LOCK_WAIT;
+    loop {
+        let attempt_dir = dir.clone();
+        let opened = tokio::task::spawn_blocking(move || {
+            EmbeddedStore::open(&attempt_dir, EmbeddedOptions::default())
+        })
+        .await
+        .context("opening the embedded store")?;
+        match opened {
+            Ok(store) => return Ok(store),
+            Err(StorageError::Unavailable { .. }) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(err) => {
+                return Err(err)
+                    .with_context(|| format!("opening the embedded store in {}", dir.display()));
+            }
+        }
+    }
+}
+
+/// The registry's view of `--feature-gates`.
+fn feature_gates(spec: &str) -> Result<FeatureGates> {
+    let gates = feature_gates::FeatureGates::parse(spec).context("--feature-gates")?;
+    Ok(FeatureGates {
+        image_pull_job_gate: gates.image_pull_job_gate(),
+    })
 }

@@ -58,6 +58,28 @@ pub struct Options {
     #[arg(long, env = "PREPULL_SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 10)]
     pub shutdown_timeout_seconds: u64,
 
+    /// Deadline of every request except watches (kube-apiserver's --request-timeout); a request
+    /// still running then is answered 504.
+    #[arg(long, env = "PREPULL_REQUEST_TIMEOUT_SECONDS", default_value_t = 60)]
+    pub request_timeout_seconds: u64,
+
+    /// Watches without `timeoutSeconds` end after a random time between this and twice this
+    /// (kube-apiserver's --min-request-timeout), so clients spread their re-watches.
+    #[arg(
+        long,
+        env = "PREPULL_MIN_REQUEST_TIMEOUT_SECONDS",
+        default_value_t = 1800
+    )]
+    pub min_request_timeout_seconds: u64,
+
+    /// How often a watch that allows bookmarks gets a BOOKMARK event.
+    #[arg(
+        long,
+        env = "PREPULL_WATCH_BOOKMARK_INTERVAL_SECONDS",
+        default_value_t = 60
+    )]
+    pub watch_bookmark_interval_seconds: u64,
+
     /// Log format.
     #[arg(long, env = "PREPULL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

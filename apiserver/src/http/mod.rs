@@ -1,22 +1,49 @@
 //! The HTTP surface: one router, built by a plain function so tests drive it without sockets.
+//!
+//! Every request runs the [`filters`] chain (request info -> authentication -> authorization
+//! -> metrics -> deadline), then either a fixed route (discovery, OpenAPI, version, health,
+//! metrics) or, for any other path, [`handlers::dispatch`], which serves the resources under
+//! `/apis/apps.kruise.io/<version>/...` and answers everything else 404.
 
+// `ApiError` carries a whole Kubernetes Status (message, subject, causes) and is the error of
+// nearly every function here; it is built on cold paths only, so boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
+
+pub mod body;
+pub mod discovery;
+pub mod filters;
+pub mod handlers;
+pub mod health;
+pub mod negotiate;
+pub mod openapi;
+pub mod query;
 pub mod request_info;
+pub mod state;
 pub mod status;
+pub mod table;
+pub mod version;
+pub mod watch;
 
 use axum::Router;
-use axum::routing::get;
+use axum::middleware::{from_fn, from_fn_with_state};
 
-use status::ApiError;
+pub use state::AppState;
 
-/// The router serving every path.
-pub fn router() -> Router {
+/// The router serving every path, over `state`.
+pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(ok))
-        .route("/livez", get(ok))
-        .route("/readyz", get(ok))
-        .fallback(|| async { ApiError::path_not_found() })
-}
-
-async fn ok() -> &'static str {
-    "ok"
+        .merge(discovery::routes())
+        .merge(openapi::routes())
+        .merge(version::routes())
+        .merge(state.health.routes())
+        .merge(state.metrics.routes())
+        .fallback(handlers::dispatch)
+        // Layers run outside-in from the last added: request info first, then authentication,
+        // authorization, metrics, and the deadline closest to the handlers.
+        .layer(from_fn_with_state(state.clone(), filters::deadline))
+        .layer(state.metrics.layer())
+        .layer(from_fn_with_state(state.clone(), filters::authorize))
+        .layer(from_fn(filters::authenticate))
+        .layer(from_fn(filters::request_info))
+        .with_state(state)
 }

@@ -153,6 +153,15 @@ impl ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "Forbidden", message)
     }
 
+    /// 405 for a method the path does not serve, with kube-apiserver's generic text.
+    pub fn method_not_allowed() -> ApiError {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
+    }
+
     /// 405.
     pub fn method_not_supported(method: &str, what: &str) -> ApiError {
         let message = format!("{method} is not supported on {what}");
@@ -165,6 +174,11 @@ impl ApiError {
             "only the following media types are accepted: {}",
             accepted.join(", ")
         );
+        ApiError::new(StatusCode::NOT_ACCEPTABLE, "NotAcceptable", message)
+    }
+
+    /// 406 with a specific explanation (a conversion the object cannot undergo).
+    pub fn not_acceptable_because(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_ACCEPTABLE, "NotAcceptable", message)
     }
 
@@ -182,9 +196,14 @@ impl ApiError {
         )
     }
 
-    /// 413.
+    /// 413: `Request entity too large: limit is 3145728`, as kube-apiserver words it.
     pub fn too_large(limit_bytes: usize) -> ApiError {
-        let message = format!("the request body is too large: limit is {limit_bytes} bytes");
+        ApiError::entity_too_large(format!("limit is {limit_bytes}"))
+    }
+
+    /// 413 with kube-apiserver's prefix: `Request entity too large: <detail>`.
+    pub fn entity_too_large(detail: impl std::fmt::Display) -> ApiError {
+        let message = format!("Request entity too large: {detail}");
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "RequestEntityTooLarge",

@@ -1,0 +1,6 @@
+//! Router-level tests: the whole HTTP surface over a real embedded store, without sockets.
+
+mod errors;
+mod resources;
+mod support;
+mod watch;
