@@ -84,8 +84,10 @@ pub fn resolve<'a>(components: &'a Map<String, Value>, schema: &'a Value) -> Opt
     }
 }
 
-/// Rewrites v3 refs to v2 ones, unwrapping `allOf: [{$ref}]` (v2 keeps siblings of `$ref`).
-fn to_v2_refs(schema: &mut Value) {
+/// Rewrites OpenAPI v3 references (`#/components/schemas/X`) to Swagger 2.0 ones
+/// (`#/definitions/X`); a reference wrapped in a one-element `allOf` (the v3 way to give a
+/// reference a description) becomes a plain `$ref` with siblings, as Swagger 2.0 tools expect.
+pub fn to_v2_refs(schema: &mut Value) {
     match schema {
         Value::Object(object) => {
             if let Some(Value::Array(all)) = object.get("allOf")

@@ -3,7 +3,7 @@
 //! document; `kubectl explain --output=plaintext-openapiv2` and older kubectl read it.
 
 use prepull_api::group::{ApiVersion, GROUP};
-use prepull_api::schema::{RefStyle, components};
+use prepull_api::schema::{RefStyle, components, to_v2_refs};
 use serde_json::{Map, Value, json};
 
 use super::meta_schemas;
@@ -11,7 +11,6 @@ use super::operations::{self, Operation, PathItem, RESPONSE_CONTENT_TYPES};
 use super::parameters::{PRETTY, QueryParam};
 
 const REF_PREFIX: &str = "#/definitions/";
-const V3_REF_PREFIX: &str = "#/components/schemas/";
 
 /// The whole document.
 pub fn document() -> Value {
@@ -132,31 +131,6 @@ fn path_param(name: &str, description: &str) -> Value {
         "in": "path",
         "required": true,
     })
-}
-
-/// Rewrites v3 references to v2 ones; a reference wrapped in a one-element `allOf` (the v3
-/// way to give a reference a description) becomes a plain `$ref` with siblings, as Swagger 2.0
-/// tools expect.
-fn to_v2_refs(schema: &mut Value) {
-    match schema {
-        Value::Object(object) => {
-            if let Some(Value::Array(all)) = object.get("allOf")
-                && let [only] = all.as_slice()
-                && let Some(reference) = only.get("$ref").cloned()
-            {
-                object.remove("allOf");
-                object.insert("$ref".into(), reference);
-            }
-            if let Some(Value::String(reference)) = object.get_mut("$ref")
-                && let Some(name) = reference.strip_prefix(V3_REF_PREFIX)
-            {
-                *reference = format!("{REF_PREFIX}{name}");
-            }
-            object.values_mut().for_each(to_v2_refs);
-        }
-        Value::Array(items) => items.iter_mut().for_each(to_v2_refs),
-        _ => {}
-    }
 }
 
 #[cfg(test)]
