@@ -32,7 +32,6 @@ use config::Config;
 use cri_endpoint::CriEndpointError;
 use image_runtime::ImageRuntime;
 use pull_task::PullContext;
-use registration::RegistrationError;
 use task_table::TaskTable;
 
 /// Why the agent could not run.
@@ -44,13 +43,10 @@ pub enum AgentError {
     /// The API client could not be built from the kubeconfig.
     #[error("building the API client: {0}")]
     Client(#[from] kube::Error),
-    /// The NodeImage could not be registered.
-    #[error(transparent)]
-    Registration(#[from] RegistrationError),
 }
 
 /// Runs the agent until `shutdown` resolves: checks the runtime answers, registers the
-/// NodeImage, then watches it and pulls what it asks for. Running pulls are cancelled at
+/// NodeImage (or keeps its labels on it), then watches it and pulls what it asks for. Running pulls are cancelled at
 /// shutdown (a restart pulls them again; finished ones are adopted).
 pub async fn run_until(
     config: Config,
@@ -61,7 +57,11 @@ pub async fn run_until(
     let client = kube::Client::try_from(config.kube)?;
     let api: Api<NodeImage> = Api::all(client);
     let node = config.node_name;
-    registration::ensure_registered(&api, &node, &config.node_labels).await?;
+    // Not fatal: the NodeImage may be created by someone else (cluster mode, or an admin when
+    // the node identity may not create it); the watch picks it up when it appears.
+    if let Err(err) = registration::ensure_registered(&api, &node, &config.node_labels).await {
+        tracing::warn!(%err, "cannot register the NodeImage yet; waiting for it to exist");
+    }
 
     let table = Arc::new(TaskTable::new());
     let context = Arc::new(PullContext {
