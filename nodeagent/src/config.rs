@@ -1,8 +1,10 @@
 //! The validated configuration a run needs, built from [`crate::options::Options`].
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::credential_provider::{CredentialProviders, ProviderConfigError};
 use crate::docker_config::{DockerConfig, DockerConfigError};
 use crate::options::Options;
 
@@ -21,6 +23,9 @@ pub enum ConfigError {
     /// `--max-concurrent-pulls` is 0.
     #[error("--max-concurrent-pulls must be at least 1")]
     MaxConcurrentPulls,
+    /// `--credential-provider-config` is unusable.
+    #[error("--credential-provider-config: {0}")]
+    CredentialProviders(#[from] ProviderConfigError),
     /// `--docker-config` is unusable.
     #[error("--docker-config: {0}")]
     DockerConfig(#[from] DockerConfigError),
@@ -41,6 +46,8 @@ pub struct Config {
     pub max_concurrent_pulls: usize,
     /// Node-level registry credentials.
     pub credentials: DockerConfig,
+    /// Credential-provider plugins (asked after the docker config).
+    pub credential_providers: Arc<CredentialProviders>,
     /// Health endpoint port; 0 for none.
     pub health_port: u16,
     /// Least time between status writes.
@@ -80,6 +87,10 @@ impl Config {
             Some(path) => DockerConfig::load(path)?,
             None => DockerConfig::default(),
         };
+        let credential_providers = match &options.credential_provider_config {
+            Some(path) => CredentialProviders::load(path, &options.credential_provider_bin_dir)?,
+            None => CredentialProviders::default(),
+        };
         Ok(Config {
             kube,
             node_name: options.node_name,
@@ -87,6 +98,7 @@ impl Config {
             cri_endpoint: options.cri_endpoint,
             max_concurrent_pulls: options.max_concurrent_pulls,
             credentials,
+            credential_providers: Arc::new(credential_providers),
             health_port: options.health_port,
             status_interval: Duration::from_millis(options.status_interval_ms),
         })

@@ -162,6 +162,15 @@ pub(crate) struct ImageLocation {
 }
 
 impl ImageLocation {
+    /// `host[:port]`, the cache key of a Registry-scoped provider answer.
+    pub(crate) fn registry(&self) -> String {
+        if self.port.is_empty() {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
     pub(crate) fn parse(image: &str) -> Option<ImageLocation> {
         let reference = ImageReference::parse(image).ok()?;
         let (host, port) = split_port(reference.domain());

@@ -7,6 +7,7 @@
 //! [`status_writer`] turns the table into coalesced merge patches of `/status`.
 
 pub mod config;
+pub mod credential_provider;
 pub mod cri_endpoint;
 pub mod docker_config;
 pub mod health;
@@ -68,6 +69,7 @@ pub async fn run_until(
         runtime: ImageRuntime::new(runtime.channel),
         slots: Semaphore::new(config.max_concurrent_pulls),
         credentials: config.credentials,
+        providers: config.credential_providers,
         table: Arc::clone(&table),
     });
     let stop = CancellationToken::new();

@@ -39,6 +39,19 @@ pub struct Options {
     #[arg(long, env = "PREPULL_DOCKER_CONFIG")]
     pub docker_config: Option<PathBuf>,
 
+    /// A kubelet CredentialProviderConfig (kubelet.config.k8s.io/v1, YAML or JSON) naming
+    /// exec plugins that supply registry credentials.
+    #[arg(long, env = "PREPULL_CREDENTIAL_PROVIDER_CONFIG")]
+    pub credential_provider_config: Option<PathBuf>,
+
+    /// Directory holding the plugin binaries the provider config names.
+    #[arg(
+        long,
+        env = "PREPULL_CREDENTIAL_PROVIDER_BIN_DIR",
+        default_value = "/usr/libexec/kubernetes/kubelet-plugins/credential-provider/exec"
+    )]
+    pub credential_provider_bin_dir: PathBuf,
+
     /// Port of the health endpoint (`/healthz`), on all addresses; 0 turns it off.
     #[arg(long, env = "PREPULL_HEALTH_PORT", default_value_t = 10222)]
     pub health_port: u16,

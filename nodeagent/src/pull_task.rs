@@ -12,6 +12,7 @@ use prepull_api::job_template::ImagePullPolicy;
 use prepull_api::node_image::{ImagePullPhase, ImageSpec, ImageTagSpec};
 use tokio::sync::Semaphore;
 
+use crate::credential_provider::CredentialProviders;
 use crate::docker_config::{Credential, DockerConfig};
 use crate::image_runtime::{ImageRuntime, PullOptions, RuntimeError};
 use crate::task_table::{NewTask, TaskKey, TaskTable};
@@ -102,6 +103,8 @@ pub struct PullContext {
     pub slots: Semaphore,
     /// Node-level credentials.
     pub credentials: DockerConfig,
+    /// Credential-provider plugins, asked after [`PullContext::credentials`].
+    pub providers: Arc<CredentialProviders>,
     /// Where progress is reported.
     pub table: Arc<TaskTable>,
 }
@@ -171,7 +174,8 @@ async fn attempts(context: &PullContext, spec: &TaskSpec) -> Result<String, Stri
             }
         }
     }
-    let credentials = context.credentials.matching(&spec.image);
+    let mut credentials = context.credentials.matching(&spec.image);
+    credentials.extend(context.providers.credentials(&spec.reference).await);
     let mut delay = FIRST_BACKOFF;
     let mut attempt = 0;
     loop {
