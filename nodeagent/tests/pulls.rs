@@ -74,6 +74,17 @@ async fn a_tag_patched_in_with_kubectl_is_pulled_and_reported_succeeded_with_its
     )
     .await;
 
+    // A status field the agent does not own, written by someone else.
+    let first_sync =
+        json!({"status": {"firstSyncStatus": {"status": "Succeeded", "message": "kept"}}});
+    admin
+        .patch_status(
+            "n1",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&first_sync),
+        )
+        .await
+        .expect("patch firstSyncStatus");
     let image = repository(&pushed.reference);
     server.add_tag("n1", &image, "v1", json!({})).await;
     let status = wait_for_phase(
@@ -94,6 +105,11 @@ async fn a_tag_patched_in_with_kubectl_is_pulled_and_reported_succeeded_with_its
     );
     let counters = admin.get("n1").await.expect("get").status.expect("status");
     assert_eq!((counters.desired, counters.succeeded), (1, 1));
+    assert_eq!(
+        counters.first_sync_status.map(|s| s.message).as_deref(),
+        Some("kept"),
+        "the agent's status writes keep fields it does not own"
+    );
     agent.stop().await;
 }
 
