@@ -225,3 +225,98 @@ fn is_finished(status: &ImageTagStatus) -> bool {
         ImagePullPhase::Succeeded | ImagePullPhase::Failed
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prepull_api::NodeImageSpec;
+    use prepull_api::node_image::{ImageSpec, ImageStatus, ImageTagSpec, NodeImageStatus};
+
+    fn node(tags: &[(&str, i64)]) -> NodeImage {
+        let tags = tags
+            .iter()
+            .map(|(tag, version)| ImageTagSpec {
+                tag: (*tag).into(),
+                version: *version,
+                ..ImageTagSpec::default()
+            })
+            .collect();
+        let images = [(
+            "app".to_string(),
+            ImageSpec {
+                tags,
+                ..ImageSpec::default()
+            },
+        )]
+        .into();
+        NodeImage::new("n1", NodeImageSpec { images })
+    }
+
+    #[test]
+    fn a_new_tag_starts_a_waiting_task_and_an_unchanged_one_does_not_restart() {
+        let table = TaskTable::new();
+        let started = table.reconcile(&node(&[("v1", 0)]));
+        assert_eq!(started.len(), 1);
+        assert_eq!(table.snapshot().waiting, 1);
+        assert!(table.reconcile(&node(&[("v1", 0)])).is_empty());
+    }
+
+    #[test]
+    fn a_version_bump_cancels_the_old_pull_and_starts_a_new_one() {
+        let table = TaskTable::new();
+        let old = table.reconcile(&node(&[("v1", 0)])).remove(0);
+        let new = table.reconcile(&node(&[("v1", 1)]));
+        assert!(old.cancel.is_cancelled());
+        assert_eq!(new.len(), 1);
+        // The cancelled pull can no longer report.
+        assert!(!table.update(&old.key, 0, |s| s.phase = ImagePullPhase::Succeeded));
+    }
+
+    #[test]
+    fn a_removed_tag_is_cancelled_and_its_image_reported_stale() {
+        let table = TaskTable::new();
+        let task = table.reconcile(&node(&[("v1", 0)])).remove(0);
+        let mut gone = node(&[]);
+        gone.spec.images.clear();
+        gone.status = Some(NodeImageStatus {
+            image_statuses: [("app".to_string(), ImageStatus::default())].into(),
+            ..NodeImageStatus::default()
+        });
+        table.reconcile(&gone);
+        assert!(task.cancel.is_cancelled());
+        let snapshot = table.snapshot();
+        assert_eq!(snapshot.desired, 0);
+        assert!(snapshot.stale_images.contains("app"));
+    }
+
+    #[test]
+    fn finished_status_at_the_same_version_is_adopted_but_not_at_another() {
+        let finished = |version| {
+            Some(NodeImageStatus {
+                image_statuses: [(
+                    "app".to_string(),
+                    ImageStatus {
+                        tags: vec![ImageTagStatus {
+                            tag: "v1".into(),
+                            phase: ImagePullPhase::Succeeded,
+                            version,
+                            image_id: "sha256:x".into(),
+                            ..ImageTagStatus::default()
+                        }],
+                    },
+                )]
+                .into(),
+                ..NodeImageStatus::default()
+            })
+        };
+        let mut same = node(&[("v1", 3)]);
+        same.status = finished(3);
+        let table = TaskTable::new();
+        assert!(table.reconcile(&same).is_empty());
+        assert_eq!(table.snapshot().succeeded, 1);
+
+        let mut other = node(&[("v1", 4)]);
+        other.status = finished(3);
+        assert_eq!(TaskTable::new().reconcile(&other).len(), 1);
+    }
+}
