@@ -133,7 +133,7 @@ impl Config {
 }
 
 /// The address a local client dials to reach a server bound to `bind`.
-fn client_host(bind: IpAddr) -> IpAddr {
+pub(crate) fn client_host(bind: IpAddr) -> IpAddr {
     match bind {
         IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),

@@ -9,6 +9,18 @@ use prepull_apiserver::{config, options, run};
 fn main() -> ExitCode {
     let options = options::Options::parse();
     init_logging(&options.log_format);
+    if let Some(options::Command::NodeKubeconfig { node }) = &options.command {
+        return match prepull_apiserver::standalone::node_kubeconfig::render(&options, node) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("prepull-apiserver node-kubeconfig: {err:#}");
+                ExitCode::from(64)
+            }
+        };
+    }
     let config = match config::Config::from_options(options) {
         Ok(config) => config,
         Err(err) => {

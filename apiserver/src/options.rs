@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Prepull's API server: serves apps.kruise.io ImagePullJob, ImageListPullJob and NodeImage.
 ///
@@ -83,10 +83,26 @@ pub struct Options {
     /// Log format.
     #[arg(long, env = "PREPULL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// What to do instead of serving (none: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
 #[derive(Clone, Debug, ValueEnum)]
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// Commands run instead of serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Print a kubeconfig for the node agent of NODE on stdout (standalone only): its client
+    /// certificate names the node (`system:node:NODE` in `system:nodes`), which may only read,
+    /// watch, register and write the status of NodeImage NODE.
+    NodeKubeconfig {
+        /// The node's name.
+        node: String,
+    },
 }

@@ -3,4 +3,5 @@
 //! admin.
 
 pub mod kubeconfig;
+pub mod node_kubeconfig;
 pub mod pki;

@@ -1,0 +1,261 @@
+//! One tag's pull, from Waiting to Succeeded or Failed: wait for a pull slot, report Pulling
+//! with its start time, ask the runtime first under IfNotPresent, then pull with retries
+//! (1 s doubling to 30 s between attempts), each attempt bounded by timeoutSeconds and the
+//! whole bounded by activeDeadlineSeconds.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use prepull_api::job_template::ImagePullPolicy;
+use prepull_api::node_image::{ImagePullPhase, ImageSpec, ImageTagSpec};
+use tokio::sync::Semaphore;
+
+use crate::credential_provider::CredentialProviders;
+use crate::docker_config::{Credential, DockerConfig};
+use crate::image_runtime::{ImageRuntime, PullOptions, RuntimeError};
+use crate::task_table::{NewTask, TaskKey, TaskTable};
+
+/// The annotation naming who pulls, added to every PullImage's sandbox config.
+pub const PULLING_IMAGE_BY: &str = "apps.kruise.io/pulling-image-by";
+/// Its value.
+pub const AGENT_NAME: &str = "prepull-nodeagent";
+
+/// timeoutSeconds when the spec has none.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// backoffLimit when the spec has none.
+const DEFAULT_BACKOFF_LIMIT: u32 = 3;
+/// The first sleep between attempts; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest sleep between attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// How to pull one tag, taken from the spec.
+#[derive(Debug, Clone)]
+pub struct TaskSpec {
+    /// Image name without tag, as in the spec (e.g. `127.0.0.1:5000/team/app`).
+    pub image: String,
+    /// `name:tag` or `name@sha256:...`.
+    pub reference: String,
+    /// The spec version being handled.
+    pub version: i64,
+    /// Pull even when the runtime has the image.
+    pub always: bool,
+    /// Deadline of one attempt.
+    pub timeout: Duration,
+    /// Retries after the first attempt.
+    pub backoff_limit: u32,
+    /// Bound of the whole pull, counted from the moment it leaves Waiting.
+    pub active_deadline: Option<Duration>,
+    /// Sandbox config labels.
+    pub labels: HashMap<String, String>,
+    /// Sandbox config annotations (with [`PULLING_IMAGE_BY`]).
+    pub annotations: HashMap<String, String>,
+}
+
+impl TaskSpec {
+    /// The task for `tag` of `image`.
+    pub fn new(image: &str, image_spec: &ImageSpec, tag: &ImageTagSpec) -> TaskSpec {
+        let policy = tag.pull_policy.clone().unwrap_or_default();
+        let sandbox = image_spec.sandbox_config.clone().unwrap_or_default();
+        let mut annotations: HashMap<String, String> = sandbox.annotations.into_iter().collect();
+        annotations.insert(PULLING_IMAGE_BY.to_owned(), AGENT_NAME.to_owned());
+        TaskSpec {
+            image: image.to_owned(),
+            reference: reference(image, &tag.tag),
+            version: tag.version,
+            always: tag.image_pull_policy == Some(ImagePullPolicy::Always),
+            timeout: policy
+                .timeout_seconds
+                .filter(|s| *s > 0)
+                .map_or(DEFAULT_TIMEOUT, |s| {
+                    Duration::from_secs(s.unsigned_abs().into())
+                }),
+            backoff_limit: policy
+                .backoff_limit
+                .map_or(DEFAULT_BACKOFF_LIMIT, |n| n.max(0).unsigned_abs()),
+            active_deadline: policy
+                .active_deadline_seconds
+                .filter(|s| *s > 0)
+                .map(|s| Duration::from_secs(s.unsigned_abs())),
+            labels: sandbox.labels.into_iter().collect(),
+            annotations,
+        }
+    }
+}
+
+/// `image:tag`, or `image@digest` when the "tag" is a digest (`algorithm:hex`).
+pub fn reference(image: &str, tag: &str) -> String {
+    if tag.contains(':') {
+        format!("{image}@{tag}")
+    } else {
+        format!("{image}:{tag}")
+    }
+}
+
+/// What every pull shares.
+#[derive(Debug)]
+pub struct PullContext {
+    /// The runtime.
+    pub runtime: ImageRuntime,
+    /// One permit per concurrent pull.
+    pub slots: Semaphore,
+    /// Node-level credentials.
+    pub credentials: DockerConfig,
+    /// Credential-provider plugins, asked after [`PullContext::credentials`].
+    pub providers: Arc<CredentialProviders>,
+    /// Where progress is reported.
+    pub table: Arc<TaskTable>,
+}
+
+/// Runs `task` to completion or until it is cancelled, reporting into the table.
+pub async fn run(context: Arc<PullContext>, task: NewTask) {
+    let NewTask { key, spec, cancel } = task;
+    tokio::select! {
+        () = cancel.cancelled() => {
+            tracing::info!(image = %spec.reference, version = spec.version, "pull cancelled");
+        }
+        () = pull_to_completion(&context, &key, &spec) => {}
+    }
+}
+
+async fn pull_to_completion(context: &PullContext, key: &TaskKey, spec: &TaskSpec) {
+    let Ok(_slot) = context.slots.acquire().await else {
+        return;
+    };
+    context.table.update(key, spec.version, |status| {
+        status.phase = ImagePullPhase::Pulling;
+        status.start_time = Some(now());
+        status.progress = 0;
+        status.message.clear();
+    });
+    tracing::info!(image = %spec.reference, version = spec.version, "pulling");
+    let outcome = match spec.active_deadline {
+        Some(deadline) => tokio::time::timeout(deadline, attempts(context, spec))
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "pull did not finish within activeDeadlineSeconds ({}s)",
+                    deadline.as_secs()
+                ))
+            }),
+        None => attempts(context, spec).await,
+    };
+    match &outcome {
+        Ok(id) => tracing::info!(image = %spec.reference, image_id = %id, "pulled"),
+        Err(message) => tracing::warn!(image = %spec.reference, message, "pull failed"),
+    }
+    context.table.update(key, spec.version, |status| {
+        status.completion_time = Some(now());
+        match outcome {
+            Ok(id) => {
+                status.phase = ImagePullPhase::Succeeded;
+                status.progress = 100;
+                status.image_id = id;
+                status.message.clear();
+            }
+            Err(message) => {
+                status.phase = ImagePullPhase::Failed;
+                status.message = message;
+            }
+        }
+    });
+}
+
+/// The image id, or the last attempt's error followed by how many attempts were made.
+async fn attempts(context: &PullContext, spec: &TaskSpec) -> Result<String, String> {
+    if !spec.always {
+        match context.runtime.image_id(&spec.reference).await {
+            Ok(Some(id)) => return Ok(id),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(image = %spec.reference, %err, "ImageStatus failed; pulling")
+            }
+        }
+    }
+    let mut credentials = context.credentials.matching(&spec.image);
+    credentials.extend(context.providers.credentials(&spec.reference).await);
+    let mut delay = FIRST_BACKOFF;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match pull_once(context, spec, &credentials).await {
+            Ok(id) => return Ok(id),
+            Err(err) if attempt > spec.backoff_limit => {
+                return Err(format!("{err} (after {attempt} attempts)"));
+            }
+            Err(err) => {
+                tracing::info!(image = %spec.reference, attempt, %err, ?delay, "pull failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// One attempt: each matching credential in turn, anonymous only when none matched.
+async fn pull_once(
+    context: &PullContext,
+    spec: &TaskSpec,
+    credentials: &[Credential],
+) -> Result<String, RuntimeError> {
+    let mut options = PullOptions {
+        credential: None,
+        labels: spec.labels.clone(),
+        annotations: spec.annotations.clone(),
+    };
+    if credentials.is_empty() {
+        return context
+            .runtime
+            .pull(&spec.reference, &options, spec.timeout)
+            .await;
+    }
+    let mut last_error = None;
+    for credential in credentials {
+        options.credential = Some(credential.clone());
+        match context
+            .runtime
+            .pull(&spec.reference, &options, spec.timeout)
+            .await
+        {
+            Ok(id) => return Ok(id),
+            Err(err) => last_error = Some(err),
+        }
+    }
+    Err(last_error.expect("at least one credential was tried"))
+}
+
+/// Now, to the second (status times are RFC 3339 with seconds).
+fn now() -> Time {
+    let now = jiff::Timestamp::now();
+    Time(jiff::Timestamp::from_second(now.as_second()).unwrap_or(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_digest_tag_makes_a_digest_reference() {
+        let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            reference("reg:5000/app", digest),
+            format!("reg:5000/app@{digest}")
+        );
+        assert_eq!(reference("reg:5000/app", "v1"), "reg:5000/app:v1");
+    }
+
+    #[test]
+    fn defaults_apply_and_the_agent_annotation_is_added() {
+        let tag = ImageTagSpec {
+            tag: "v1".into(),
+            ..ImageTagSpec::default()
+        };
+        let spec = TaskSpec::new("nginx", &ImageSpec::default(), &tag);
+        assert_eq!(spec.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(spec.backoff_limit, DEFAULT_BACKOFF_LIMIT);
+        assert!(!spec.always);
+        assert_eq!(spec.annotations[PULLING_IMAGE_BY], AGENT_NAME);
+    }
+}
