@@ -17,6 +17,8 @@ pub struct Config {
     pub standalone: StandaloneConfig,
     pub storage: StorageConfig,
     pub requests: RequestConfig,
+    /// Whether the job scheduler runs in this process (`--disable-scheduler` turns it off).
+    pub scheduler: bool,
     /// `--feature-gates` as given (parsed when the server starts).
     pub feature_gates: String,
 }
@@ -128,6 +130,7 @@ impl Config {
                 bookmark_interval: Duration::from_secs(options.watch_bookmark_interval_seconds),
             },
             feature_gates: options.feature_gates,
+            scheduler: !options.disable_scheduler,
         })
     }
 }

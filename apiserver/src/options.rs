@@ -49,6 +49,11 @@ pub struct Options {
     #[arg(long, env = "PREPULL_FEATURE_GATES", default_value = "")]
     pub feature_gates: String,
 
+    /// Do not run the job scheduler in this process (it serves the API only; ImagePullJobs
+    /// then make no progress unless another process schedules them).
+    #[arg(long, env = "PREPULL_DISABLE_SCHEDULER")]
+    pub disable_scheduler: bool,
+
     /// HTTP/2 concurrent streams per connection. kube-apiserver multiplexes every proxied
     /// request, watches included, over very few connections: keep this far above 200.
     #[arg(long, env = "PREPULL_HTTP2_MAX_STREAMS", default_value_t = 1000)]

@@ -1,0 +1,408 @@
+//! The ImagePullJob reconciler: one pass over one job, from the cache, writing through the
+//! registry. A pass is idempotent: it reads how the job's tasks stand on its target nodes,
+//! hands out new tasks up to `parallelism`, writes the status when it changed, and schedules
+//! the next time-driven pass (deadline, TTL). A job that is gone (or being deleted) is removed
+//! from every NodeImage tag it owns.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use http::StatusCode;
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use prepull_api::defaults::{DEFAULT_BACKOFF_LIMIT, DEFAULT_PARALLELISM, DEFAULT_TIMEOUT_SECONDS};
+use prepull_api::job_template::{CompletionPolicyType, ImagePullPolicy};
+use prepull_api::node_image::{ImageTagPullPolicy, ReferenceObject};
+use prepull_api::reference::ImageReference;
+use prepull_api::{ApiVersion, ImagePullJob, Kind, NodeImage};
+use tokio::time::Duration;
+
+use super::Context;
+use super::cache::{JOB_KIND, JobKey};
+use super::job_status::{self, Ending, Progress};
+use super::node_task::{self, Task, TaskState};
+use super::targets::target_nodes;
+use crate::http::status::ApiError;
+use crate::registry::{Body, DeleteParams, Patch, Preconditions, ReadRevision, Subresource};
+
+/// Attempts of one guaranteed NodeImage update before giving up (the job is queued again).
+const MAX_UPDATE_ATTEMPTS: usize = 16;
+/// Added to a finished tag's lifetime on the node, as OpenKruise does.
+const TAG_TTL_GRACE_SECONDS: i32 = 300;
+
+/// Reconciles the job `key`.
+pub async fn reconcile(ctx: &Context, key: &JobKey) -> Result<(), ApiError> {
+    let job = ctx.cache().job(key);
+    match job {
+        Some(job) if job.object.metadata.deletion_timestamp.is_none() => {
+            let uid = job.object.metadata.uid.clone().unwrap_or_default();
+            // Tags still owned by an earlier job of the same name go.
+            remove_from_nodes(ctx, key, Some(&uid)).await?;
+            sync(ctx, key, &job.object).await
+        }
+        _ => remove_from_nodes(ctx, key, None).await,
+    }
+}
+
+/// Removes the job `key` (except the live one with `keep_uid`) from every tag it owns.
+async fn remove_from_nodes(
+    ctx: &Context,
+    key: &JobKey,
+    keep_uid: Option<&str>,
+) -> Result<(), ApiError> {
+    let nodes = ctx.cache().nodes_owned_by(key);
+    for node in nodes {
+        update_node(ctx, &node, |image| {
+            node_task::remove_owner(image, key, keep_uid)
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), ApiError> {
+    let previous = job.status.clone().unwrap_or_default();
+    let now = ctx.clock.now();
+    let now_time = Time(now);
+    let template = &job.spec.template;
+    if previous.completion_time.is_some() {
+        return expire(ctx, key, job, now).await;
+    }
+    let generation = job.metadata.generation;
+    if template.pod_selector.is_some() && !ctx.nodes.supports_pod_selector() {
+        let status = job_status::pod_selector_unsupported(&previous, generation, &now_time);
+        return write_status(ctx, key, job, status).await;
+    }
+    let reference = match ImageReference::parse(&job.spec.image) {
+        Ok(reference) => reference,
+        Err(err) => {
+            tracing::warn!(job = %key, %err, "scheduler: job image does not parse");
+            return Ok(());
+        }
+    };
+    let (image, tag) = reference.name_and_tag();
+    let uid = job.metadata.uid.clone().unwrap_or_default();
+    let targets = target_nodes(template, &ctx.nodes.nodes());
+    let start_time = previous
+        .start_time
+        .clone()
+        .unwrap_or_else(|| now_time.clone());
+    let never = template.completion_policy.type_ == Some(CompletionPolicyType::Never);
+    let deadline = template
+        .completion_policy
+        .active_deadline_seconds
+        .filter(|_| !never)
+        .map(|seconds| start_time.0 + SignedDuration::from_secs(seconds));
+    let deadline_passed = deadline.is_some_and(|d| now >= d);
+
+    let mut progress = Progress {
+        desired: targets.len(),
+        ..Progress::default()
+    };
+    let mut unassigned = Vec::new();
+    {
+        let cache = ctx.cache();
+        for name in &targets {
+            let state = cache.node(name).map_or(TaskState::Unassigned, |node| {
+                node_task::task_state(&node.object, &image, &tag, &uid)
+            });
+            match state {
+                TaskState::Unassigned => unassigned.push(name.clone()),
+                TaskState::Running => progress.active += 1,
+                TaskState::Succeeded => progress.succeeded += 1,
+                TaskState::Failed(_) => {
+                    progress.failed_nodes.insert(name.clone());
+                }
+            }
+        }
+    }
+
+    let ending = if deadline_passed {
+        progress.failed_nodes.extend(unassigned.drain(..));
+        progress
+            .failed_nodes
+            .extend(running_nodes(ctx, &targets, &progress, &image, &tag, &uid));
+        progress.active = 0;
+        Ending::DeadlineExceeded
+    } else {
+        let free = parallelism(job).saturating_sub(progress.active);
+        if free > 0 && !unassigned.is_empty() {
+            let task = task_for(job, image.clone(), tag.clone());
+            for name in unassigned.iter().take(free) {
+                let added = update_node(ctx, name, |node| {
+                    node_task::add_task(node, &task, &now_time)
+                })
+                .await?;
+                if added.is_some() {
+                    progress.active += 1;
+                }
+            }
+        }
+        if !never && progress.finished() == progress.desired {
+            Ending::AllFinished
+        } else {
+            Ending::None
+        }
+    };
+    let status = job_status::status(
+        &previous,
+        &progress,
+        ending,
+        generation,
+        &start_time,
+        &now_time,
+    );
+    write_status(ctx, key, job, status).await?;
+    match (ending, deadline) {
+        (Ending::None, Some(deadline)) => {
+            ctx.queue.add_after(key.clone(), until(now, deadline));
+        }
+        (Ending::None, None) => {}
+        _ => schedule_ttl(ctx, key, job, now, now),
+    }
+    Ok(())
+}
+
+/// The names of the target nodes whose task is still running (for the deadline, which fails
+/// them).
+fn running_nodes(
+    ctx: &Context,
+    targets: &BTreeSet<String>,
+    progress: &Progress,
+    image: &str,
+    tag: &str,
+    uid: &str,
+) -> Vec<String> {
+    if progress.active == 0 {
+        return Vec::new();
+    }
+    let cache = ctx.cache();
+    targets
+        .iter()
+        .filter(|name| {
+            cache.node(name).is_some_and(|node| {
+                node_task::task_state(&node.object, image, tag, uid) == TaskState::Running
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+/// A finished job: deleted once its `ttlSecondsAfterFinished` has passed, else queued for then.
+async fn expire(
+    ctx: &Context,
+    key: &JobKey,
+    job: &ImagePullJob,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let Some(ttl) = job
+        .spec
+        .template
+        .completion_policy
+        .ttl_seconds_after_finished
+    else {
+        return Ok(());
+    };
+    let finished = job
+        .status
+        .as_ref()
+        .and_then(|s| s.completion_time.as_ref())
+        .map_or(now, |t| t.0);
+    let expiry = finished + SignedDuration::from_secs(ttl.into());
+    if now < expiry {
+        ctx.queue.add_after(key.clone(), until(now, expiry));
+        return Ok(());
+    }
+    let params = DeleteParams {
+        preconditions: Preconditions {
+            uid: job.metadata.uid.clone(),
+            resource_version: None,
+        },
+        ..DeleteParams::default()
+    };
+    match ctx
+        .registry
+        .store(Kind::ImagePullJob)
+        .delete(Some(&key.namespace), &key.name, &params)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(err) if err.code == StatusCode::NOT_FOUND || err.code == StatusCode::CONFLICT => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+fn schedule_ttl(
+    ctx: &Context,
+    key: &JobKey,
+    job: &ImagePullJob,
+    finished: Timestamp,
+    now: Timestamp,
+) {
+    if let Some(ttl) = job
+        .spec
+        .template
+        .completion_policy
+        .ttl_seconds_after_finished
+    {
+        let expiry = finished + SignedDuration::from_secs(ttl.into());
+        ctx.queue.add_after(key.clone(), until(now, expiry));
+    }
+}
+
+fn until(now: Timestamp, then: Timestamp) -> Duration {
+    // A little past the instant, so the pass that runs then sees it has passed.
+    Duration::try_from(then.duration_since(now)).unwrap_or_default() + Duration::from_millis(10)
+}
+
+/// Writes `status` through `/status` unless it is what the job already has.
+async fn write_status(
+    ctx: &Context,
+    key: &JobKey,
+    job: &ImagePullJob,
+    status: prepull_api::ImagePullJobStatus,
+) -> Result<(), ApiError> {
+    if job.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    let value = serde_json::to_value(&status).expect("statuses serialize");
+    let patch = serde_json::json!([{"op": "add", "path": "/status", "value": value}]);
+    let written = ctx
+        .registry
+        .store(Kind::ImagePullJob)
+        .patch(
+            Some(&key.namespace),
+            &key.name,
+            &Patch::Json(serde_json::to_vec(&patch).expect("JSON").into()),
+            ApiVersion::PREFERRED,
+            Subresource::Status,
+            &ctx.write_params,
+        )
+        .await;
+    match written {
+        Ok(written) => {
+            ctx.cache().put_job(&written.object);
+            Ok(())
+        }
+        Err(err) if err.code == StatusCode::NOT_FOUND => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// One guaranteed update of NodeImage `name`: applies `change` to the cached object and
+/// writes it with its resourceVersion; on a conflict reads the latest state and applies
+/// `change` again. Returns the written NodeImage, or `None` when there was nothing to change
+/// or the NodeImage is gone.
+async fn update_node(
+    ctx: &Context,
+    name: &str,
+    mut change: impl FnMut(&mut NodeImage) -> bool,
+) -> Result<Option<Arc<NodeImage>>, ApiError> {
+    let store = ctx.registry.store(Kind::NodeImage);
+    let mut current = ctx.cache().node(name).map(|c| c.object);
+    let mut last_error = None;
+    for _ in 0..MAX_UPDATE_ATTEMPTS {
+        let Some(base) = current.take() else {
+            return Ok(None);
+        };
+        let mut next = (*base).clone();
+        if !change(&mut next) {
+            return Ok(None);
+        }
+        let body = serde_json::to_value(&next).expect("NodeImages serialize");
+        let written = store
+            .update(
+                None,
+                name,
+                Body::Value(body),
+                ApiVersion::PREFERRED,
+                Subresource::Main,
+                &ctx.write_params,
+            )
+            .await;
+        match written {
+            Ok(written) => {
+                ctx.observe_node(&written.object);
+                return Ok(Some(Arc::new(next)));
+            }
+            Err(err) if err.code == StatusCode::CONFLICT => {
+                last_error = Some(err);
+                match store.get(None, name, ReadRevision::Latest).await {
+                    Ok(fresh) => {
+                        ctx.observe_node(&fresh);
+                        current = ctx.cache().node(name).map(|c| c.object);
+                    }
+                    Err(err) if err.code == StatusCode::NOT_FOUND => return Ok(None),
+                    Err(err) => return Err(err),
+                }
+            }
+            Err(err) if err.code == StatusCode::NOT_FOUND => return Ok(None),
+            Err(err) => return Err(err),
+        }
+    }
+    Err(last_error.expect("a conflict was seen"))
+}
+
+/// The task `job` hands to each node.
+fn task_for(job: &ImagePullJob, image: String, tag: String) -> Task {
+    let template = &job.spec.template;
+    let pull = template.pull_policy.clone().unwrap_or_default();
+    let timeout = pull.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
+    let backoff = pull.backoff_limit.unwrap_or(DEFAULT_BACKOFF_LIMIT);
+    let completion = &template.completion_policy;
+    let ttl = completion
+        .ttl_seconds_after_finished
+        .or_else(|| {
+            completion
+                .active_deadline_seconds
+                .map(|d| i32::try_from(d).unwrap_or(i32::MAX))
+        })
+        .unwrap_or_else(|| timeout.saturating_mul(backoff.max(1)))
+        .saturating_add(TAG_TTL_GRACE_SECONDS);
+    let namespace = job.metadata.namespace.clone().unwrap_or_default();
+    Task {
+        image,
+        tag,
+        owner: ObjectReference {
+            api_version: Some(ApiVersion::PREFERRED.api_version().to_owned()),
+            kind: Some(JOB_KIND.to_owned()),
+            name: job.metadata.name.clone(),
+            namespace: Some(namespace.clone()),
+            uid: job.metadata.uid.clone(),
+            ..ObjectReference::default()
+        },
+        pull_policy: ImageTagPullPolicy {
+            timeout_seconds: Some(timeout),
+            backoff_limit: Some(backoff),
+            ttl_seconds_after_finished: Some(ttl),
+            active_deadline_seconds: completion.active_deadline_seconds,
+        },
+        image_pull_policy: template
+            .image_pull_policy
+            .clone()
+            .unwrap_or(ImagePullPolicy::IfNotPresent),
+        pull_secrets: template
+            .pull_secrets
+            .iter()
+            .map(|name| ReferenceObject {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                mode: String::new(),
+            })
+            .collect(),
+        sandbox_config: template.sandbox_config.clone(),
+    }
+}
+
+/// `spec.parallelism` as a count (strings holding a number count; anything else is the
+/// default).
+fn parallelism(job: &ImagePullJob) -> usize {
+    let value = match &job.spec.template.parallelism {
+        Some(IntOrString::Int(n)) => *n,
+        Some(IntOrString::String(s)) => s.trim().parse().unwrap_or(DEFAULT_PARALLELISM),
+        None => DEFAULT_PARALLELISM,
+    };
+    usize::try_from(value).unwrap_or(0)
+}
