@@ -88,12 +88,10 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
         config.standalone.kubeconfig.display()
     );
     // The scheduler: an in-process client of the registry, next to the server.
-    let scheduler = config.scheduler.then(|| {
-        scheduler::Scheduler::start(
-            state.registry.clone(),
-            scheduler::SchedulerOptions::default(),
-        )
-    });
+    let scheduler = config
+        .scheduler
+        .clone()
+        .map(|options| scheduler::Scheduler::start(state.registry.clone(), options));
     let router = http::router(state);
     let served = serve::serve(config.serving, router, async move {
         shutdown.await;

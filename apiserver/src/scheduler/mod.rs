@@ -20,15 +20,17 @@ pub mod job_status;
 pub mod node_source;
 pub mod node_task;
 pub mod reconcile;
+pub mod stale_tasks;
 pub mod targets;
 pub mod work_queue;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use prepull_api::Kind;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tokio::time::Duration;
+use tokio::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::registry::{Clock, Object, Registry, WriteParams};
@@ -50,6 +52,13 @@ pub struct SchedulerOptions {
     pub workers: usize,
     /// Where timestamps (startTime, completionTime, deadlines, TTLs) come from.
     pub clock: Arc<dyn Clock>,
+    /// A task the node's agent has not acknowledged this long after the scheduler first saw
+    /// it fails ("node has not responded for a long time"). OpenKruise: 10 minutes.
+    pub ack_timeout: Duration,
+    /// A task still pulling this long past its own activeDeadlineSeconds fails.
+    pub deadline_grace: Duration,
+    /// How often a Never job pulls its image again on each node. OpenKruise: about 24 hours.
+    pub repull_period: Duration,
 }
 
 impl Default for SchedulerOptions {
@@ -57,6 +66,9 @@ impl Default for SchedulerOptions {
         SchedulerOptions {
             workers: 4,
             clock: Arc::new(crate::registry::SystemClock),
+            ack_timeout: Duration::from_secs(10 * 60),
+            deadline_grace: Duration::from_secs(10 * 60),
+            repull_period: Duration::from_secs(24 * 60 * 60),
         }
     }
 }
@@ -69,7 +81,10 @@ pub struct Context {
     queue: WorkQueue<JobKey>,
     nodes: Arc<dyn NodeSource>,
     clock: Arc<dyn Clock>,
+    options: SchedulerOptions,
     write_params: WriteParams,
+    /// Running tasks (node, image, tag, version) not yet acknowledged, and since when.
+    unacknowledged: Mutex<HashMap<(String, String, String, i64), Instant>>,
 }
 
 impl Context {
@@ -115,6 +130,8 @@ impl Scheduler {
             queue: WorkQueue::new(),
             nodes,
             clock: options.clock.clone(),
+            options: options.clone(),
+            unacknowledged: Mutex::new(HashMap::new()),
             write_params: WriteParams {
                 field_manager: Some(FIELD_MANAGER.to_owned()),
                 ..WriteParams::default()

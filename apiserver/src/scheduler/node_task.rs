@@ -4,6 +4,7 @@
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 use prepull_api::NodeImage;
 use prepull_api::job_template::{ImagePullPolicy, SandboxConfig};
 use prepull_api::node_image::{ImagePullPhase, ImageTagPullPolicy, ImageTagSpec, ReferenceObject};
@@ -141,6 +142,45 @@ pub fn remove_owner(node: &mut NodeImage, key: &JobKey, keep_uid: Option<&str>) 
     }
     node.spec.images.retain(|_, image| !image.tags.is_empty());
     changed
+}
+
+/// When the task `image`:`tag` on `node` last finished (its status entry's completionTime,
+/// at the spec's version).
+pub fn finished_at(node: &NodeImage, image: &str, tag: &str) -> Option<Timestamp> {
+    let spec = node
+        .spec
+        .images
+        .get(image)?
+        .tags
+        .iter()
+        .find(|t| t.tag == tag)?;
+    let status = node
+        .status
+        .as_ref()?
+        .image_statuses
+        .get(image)?
+        .tags
+        .iter()
+        .find(|t| t.tag == tag && t.version == spec.version)?;
+    status.completion_time.as_ref().map(|t| t.0)
+}
+
+/// Starts a new round of `image`:`tag` on `node` (the agent pulls again) if the spec is still
+/// at `version`. Returns whether it did.
+pub fn bump_version(node: &mut NodeImage, image: &str, tag: &str, version: i64) -> bool {
+    let Some(entry) = node
+        .spec
+        .images
+        .get_mut(image)
+        .and_then(|i| i.tags.iter_mut().find(|t| t.tag == tag))
+    else {
+        return false;
+    };
+    if entry.version != version {
+        return false;
+    }
+    entry.version += 1;
+    true
 }
 
 /// The larger of each limit; an unset deadline is no limit, so it wins.

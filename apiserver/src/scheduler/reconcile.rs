@@ -4,7 +4,6 @@
 //! the next time-driven pass (deadline, TTL). A job that is gone (or being deleted) is removed
 //! from every NodeImage tag it owns.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use http::StatusCode;
@@ -17,12 +16,13 @@ use prepull_api::job_template::{CompletionPolicyType, ImagePullPolicy};
 use prepull_api::node_image::{ImageTagPullPolicy, ReferenceObject};
 use prepull_api::reference::ImageReference;
 use prepull_api::{ApiVersion, ImagePullJob, Kind, NodeImage};
-use tokio::time::Duration;
+use tokio::time::{Duration, Instant};
 
 use super::Context;
 use super::cache::{JOB_KIND, JobKey};
 use super::job_status::{self, Ending, Progress};
 use super::node_task::{self, Task, TaskState};
+use super::stale_tasks::{self, Verdict};
 use super::targets::target_nodes;
 use crate::http::status::ApiError;
 use crate::registry::{Body, DeleteParams, Patch, Preconditions, ReadRevision, Subresource};
@@ -54,7 +54,7 @@ async fn remove_from_nodes(
 ) -> Result<(), ApiError> {
     let nodes = ctx.cache().nodes_owned_by(key);
     for node in nodes {
-        update_node(ctx, &node, |image| {
+        update_node(ctx, &node, Subresource::Main, |image| {
             node_task::remove_owner(image, key, keep_uid)
         })
         .await?;
@@ -102,6 +102,8 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
         ..Progress::default()
     };
     let mut unassigned = Vec::new();
+    let mut running = Vec::new();
+    let mut finished = Vec::new();
     {
         let cache = ctx.cache();
         for name in &targets {
@@ -110,28 +112,49 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
             });
             match state {
                 TaskState::Unassigned => unassigned.push(name.clone()),
-                TaskState::Running => progress.active += 1,
-                TaskState::Succeeded => progress.succeeded += 1,
+                TaskState::Running => {
+                    progress.active += 1;
+                    running.push(name.clone());
+                }
+                TaskState::Succeeded => {
+                    progress.succeeded += 1;
+                    finished.push(name.clone());
+                }
                 TaskState::Failed(_) => {
                     progress.failed_nodes.insert(name.clone());
+                    finished.push(name.clone());
                 }
             }
         }
     }
 
+    let mut recheck: Option<Duration> = None;
     let ending = if deadline_passed {
         progress.failed_nodes.extend(unassigned.drain(..));
-        progress
-            .failed_nodes
-            .extend(running_nodes(ctx, &targets, &progress, &image, &tag, &uid));
+        progress.failed_nodes.extend(running.drain(..));
         progress.active = 0;
         Ending::DeadlineExceeded
     } else {
+        let stale = fail_stale_tasks(ctx, &running, &image, &tag, now).await?;
+        for name in stale.failed {
+            progress.active -= 1;
+            progress.failed_nodes.insert(name);
+        }
+        recheck = stale.recheck;
+        if never {
+            let repull = repull_due(ctx, &finished, &image, &tag, &uid, now).await?;
+            progress.active += repull.restarted;
+            progress.succeeded -= repull.restarted_succeeded;
+            for name in &repull.restarted_failed {
+                progress.failed_nodes.remove(name);
+            }
+            recheck = earliest(recheck, repull.recheck);
+        }
         let free = parallelism(job).saturating_sub(progress.active);
         if free > 0 && !unassigned.is_empty() {
             let task = task_for(job, image.clone(), tag.clone());
             for name in unassigned.iter().take(free) {
-                let added = update_node(ctx, name, |node| {
+                let added = update_node(ctx, name, Subresource::Main, |node| {
                     node_task::add_task(node, &task, &now_time)
                 })
                 .await?;
@@ -155,39 +178,143 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
         &now_time,
     );
     write_status(ctx, key, job, status).await?;
-    match (ending, deadline) {
-        (Ending::None, Some(deadline)) => {
-            ctx.queue.add_after(key.clone(), until(now, deadline));
+    if ending == Ending::None {
+        let to_deadline = deadline.map(|deadline| until(now, deadline));
+        if let Some(delay) = earliest(recheck, to_deadline) {
+            ctx.queue.add_after(key.clone(), delay);
         }
-        (Ending::None, None) => {}
-        _ => schedule_ttl(ctx, key, job, now, now),
+    } else {
+        schedule_ttl(ctx, key, job, now, now);
     }
     Ok(())
 }
 
-/// The names of the target nodes whose task is still running (for the deadline, which fails
-/// them).
-fn running_nodes(
+/// The earlier of two optional delays.
+fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Running tasks failed for not being acknowledged or for overrunning their deadline.
+struct Stale {
+    failed: Vec<String>,
+    /// When to look again.
+    recheck: Option<Duration>,
+}
+
+async fn fail_stale_tasks(
     ctx: &Context,
-    targets: &BTreeSet<String>,
-    progress: &Progress,
+    running: &[String],
+    image: &str,
+    tag: &str,
+    now: Timestamp,
+) -> Result<Stale, ApiError> {
+    let mut stale = Stale {
+        failed: Vec::new(),
+        recheck: None,
+    };
+    let now_time = Time(now);
+    for name in running {
+        let Some(node) = ctx.cache().node(name).map(|c| c.object) else {
+            continue;
+        };
+        let Some(version) = stale_tasks::spec_version(&node, image, tag) else {
+            continue;
+        };
+        let task = (name.clone(), image.to_owned(), tag.to_owned(), version);
+        let since = {
+            let mut unacknowledged = ctx.unacknowledged.lock().expect("lock");
+            if stale_tasks::acknowledged(&node, image, tag) {
+                unacknowledged.remove(&task);
+                None
+            } else {
+                Some(
+                    *unacknowledged
+                        .entry(task.clone())
+                        .or_insert_with(Instant::now),
+                )
+            }
+        };
+        let verdict = stale_tasks::judge(
+            &node,
+            image,
+            tag,
+            since,
+            ctx.options.ack_timeout,
+            ctx.options.deadline_grace,
+            now,
+        );
+        match verdict {
+            Verdict::Wait(delay) => stale.recheck = earliest(stale.recheck, delay),
+            Verdict::Fail(message) => {
+                let written = update_node(ctx, name, Subresource::Status, |node| {
+                    stale_tasks::fail_tag(node, image, tag, version, message, &now_time)
+                })
+                .await?;
+                ctx.unacknowledged.lock().expect("lock").remove(&task);
+                if written.is_some() {
+                    stale.failed.push(name.clone());
+                }
+            }
+        }
+    }
+    Ok(stale)
+}
+
+/// Finished tasks of a Never job whose re-pull period has passed, started again.
+struct Repull {
+    restarted: usize,
+    restarted_succeeded: usize,
+    restarted_failed: Vec<String>,
+    recheck: Option<Duration>,
+}
+
+async fn repull_due(
+    ctx: &Context,
+    finished: &[String],
     image: &str,
     tag: &str,
     uid: &str,
-) -> Vec<String> {
-    if progress.active == 0 {
-        return Vec::new();
-    }
-    let cache = ctx.cache();
-    targets
-        .iter()
-        .filter(|name| {
-            cache.node(name).is_some_and(|node| {
-                node_task::task_state(&node.object, image, tag, uid) == TaskState::Running
-            })
+    now: Timestamp,
+) -> Result<Repull, ApiError> {
+    let mut repull = Repull {
+        restarted: 0,
+        restarted_succeeded: 0,
+        restarted_failed: Vec::new(),
+        recheck: None,
+    };
+    let period = SignedDuration::try_from(ctx.options.repull_period).unwrap_or(SignedDuration::MAX);
+    for name in finished {
+        let Some(node) = ctx.cache().node(name).map(|c| c.object) else {
+            continue;
+        };
+        let state = node_task::task_state(&node, image, tag, uid);
+        let Some(done_at) = node_task::finished_at(&node, image, tag) else {
+            continue;
+        };
+        let due = done_at + period;
+        if now < due {
+            repull.recheck = earliest(repull.recheck, Some(until(now, due)));
+            continue;
+        }
+        let Some(version) = stale_tasks::spec_version(&node, image, tag) else {
+            continue;
+        };
+        let written = update_node(ctx, name, Subresource::Main, |node| {
+            node_task::bump_version(node, image, tag, version)
         })
-        .cloned()
-        .collect()
+        .await?;
+        if written.is_some() {
+            repull.restarted += 1;
+            match state {
+                TaskState::Succeeded => repull.restarted_succeeded += 1,
+                _ => repull.restarted_failed.push(name.clone()),
+            }
+        }
+    }
+    Ok(repull)
 }
 
 /// A finished job: deleted once its `ttlSecondsAfterFinished` has passed, else queued for then.
@@ -298,6 +425,7 @@ async fn write_status(
 async fn update_node(
     ctx: &Context,
     name: &str,
+    subresource: Subresource,
     mut change: impl FnMut(&mut NodeImage) -> bool,
 ) -> Result<Option<Arc<NodeImage>>, ApiError> {
     let store = ctx.registry.store(Kind::NodeImage);
@@ -318,7 +446,7 @@ async fn update_node(
                 name,
                 Body::Value(body),
                 ApiVersion::PREFERRED,
-                Subresource::Main,
+                subresource,
                 &ctx.write_params,
             )
             .await;

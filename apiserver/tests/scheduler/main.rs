@@ -8,9 +8,14 @@ use futures::StreamExt;
 use prepull_api::job_condition::JobConditionType;
 use prepull_api::{ImagePullJob, Kind};
 use prepull_apiserver::registry::{DeleteParams, WatchItem, WatchParams};
+use std::time::Duration;
+
+use prepull_api::node_image::ImagePullPhase;
+use prepull_apiserver::scheduler::SchedulerOptions;
 use prepull_apiserver::scheduler::job_status::{
     COMPLETED, DEADLINE_EXCEEDED, POD_SELECTOR_UNSUPPORTED,
 };
+use prepull_apiserver::scheduler::stale_tasks::NOT_RESPONDING;
 use serde_json::json;
 
 use support::{Answer, StandInAgents, WAIT, World};
@@ -377,5 +382,77 @@ async fn a_pod_selector_job_in_standalone_mode_says_it_needs_cluster_mode() {
     assert_eq!(status.conditions[0].type_, JobConditionType::Complete);
     assert_eq!(status.conditions[0].reason, "PodSelectorUnsupported");
     assert!(world.node("a").await.spec.images.is_empty());
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_task_the_node_never_acknowledges_fails_after_the_timeout() {
+    let world = World::start_with(SchedulerOptions {
+        ack_timeout: Duration::from_millis(300),
+        ..SchedulerOptions::default()
+    })
+    .await;
+    for name in ["answers", "silent"] {
+        world.register_node(name, &[]).await;
+    }
+    let _agents = StandInAgents::start(world.registry.clone(), |node| {
+        if node == "silent" {
+            Answer::Ignore
+        } else {
+            Answer::Succeed
+        }
+    })
+    .await;
+    world
+        .create_job("quiet-node", json!({"image": "app:1", "parallelism": 2}))
+        .await;
+    let status = world.finished_job("quiet-node").await.status.unwrap();
+    assert_eq!(status.failed_nodes, ["silent"]);
+    assert_eq!(status.succeeded, 1);
+    let node = world.node("silent").await;
+    let tag = &node.status.unwrap().image_statuses["app"].tags[0];
+    assert_eq!(tag.phase, ImagePullPhase::Failed);
+    assert_eq!(tag.message, NOT_RESPONDING);
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_never_job_follows_new_nodes_and_pulls_again_each_period() {
+    let world = World::start_with(SchedulerOptions {
+        repull_period: Duration::from_millis(400),
+        ..SchedulerOptions::default()
+    })
+    .await;
+    world.register_node("early", &[]).await;
+    let agents = StandInAgents::start(world.registry.clone(), succeed).await;
+    world
+        .create_job(
+            "forever",
+            json!({"image": "app:1", "parallelism": 5,
+                   "completionPolicy": {"type": "Never"}}),
+        )
+        .await;
+    prepull_testbed::assert_eventually("the image is pulled again", WAIT, || async {
+        let versions = agents.answered_versions("early", "app", "1");
+        if versions.len() >= 2 {
+            Ok(())
+        } else {
+            Err(format!("{versions:?}"))
+        }
+    })
+    .await;
+    world.register_node("late", &[]).await;
+    prepull_testbed::assert_eventually("a node registered later gets the task", WAIT, || async {
+        let names = owners(&world, "late", "app", "1").await;
+        if names == ["forever"] {
+            Ok(())
+        } else {
+            Err(format!("{names:?}"))
+        }
+    })
+    .await;
+    let status = world.job("forever").await.unwrap().status.unwrap();
+    assert!(status.completion_time.is_none(), "{status:?}");
+    assert!(status.conditions.is_empty());
     world.stop().await;
 }

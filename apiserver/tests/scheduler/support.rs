@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use prepull_api::node_image::{ImagePullPhase, ImageTagStatus};
 use prepull_api::{ApiVersion, GROUP, ImagePullJob, Kind, NodeImage};
 use prepull_apiserver::registry::{
@@ -32,6 +33,11 @@ pub struct World {
 
 impl World {
     pub async fn start() -> World {
+        World::start_with(SchedulerOptions::default()).await
+    }
+
+    /// A world whose scheduler runs with `options`.
+    pub async fn start_with(options: SchedulerOptions) -> World {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).expect("store");
         let prefixes = Kind::ALL
@@ -48,7 +54,7 @@ impl World {
                 ..RegistryOptions::default()
             },
         ));
-        let scheduler = Scheduler::start(registry.clone(), SchedulerOptions::default());
+        let scheduler = Scheduler::start(registry.clone(), options);
         World {
             registry,
             scheduler: Some(scheduler),
@@ -245,6 +251,7 @@ async fn answer_tasks(registry: &Registry, name: &str, answer: &Answer, seen: &A
                     tag: tag.tag.clone(),
                     phase,
                     progress: 100,
+                    completion_time: Some(Time(k8s_openapi::jiff::Timestamp::now())),
                     version: tag.version,
                     message,
                     ..ImageTagStatus::default()
