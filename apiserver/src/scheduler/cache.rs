@@ -12,13 +12,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use prepull_api::node_image::ImageSpec;
-use prepull_api::{ImagePullJob, NodeImage};
+use prepull_api::{ImageListPullJob, ImagePullJob, NodeImage};
 use prepull_storage::Revision;
 
 use crate::registry::Object;
 
 /// Kind name in the owner references the scheduler writes on NodeImage tags.
 pub const JOB_KIND: &str = "ImagePullJob";
+/// Kind name in the controller reference of an ImageListPullJob's children.
+pub const LIST_JOB_KIND: &str = "ImageListPullJob";
 
 /// A job's identity in queues and indexes: namespace and name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -47,6 +49,8 @@ pub struct Affected {
     pub jobs: BTreeSet<JobKey>,
     /// The set of nodes or their labels changed: every job's targets may differ.
     pub all_jobs: bool,
+    /// ImageListPullJobs to reconcile.
+    pub lists: BTreeSet<JobKey>,
 }
 
 /// Jobs and NodeImages, with indexes.
@@ -56,6 +60,9 @@ pub struct Cache {
     nodes: BTreeMap<String, Cached<NodeImage>>,
     /// Job -> names of the NodeImages with a tag this job (any uid) owns.
     nodes_by_owner: HashMap<JobKey, BTreeSet<String>>,
+    lists: HashMap<JobKey, Cached<ImageListPullJob>>,
+    /// ImageListPullJob -> its children (jobs whose controller reference names it).
+    children: HashMap<JobKey, BTreeSet<JobKey>>,
 }
 
 impl Cache {
@@ -89,9 +96,13 @@ impl Cache {
     pub fn replace_jobs(&mut self, objects: &[Object]) -> Affected {
         let mut affected = Affected::default();
         affected.jobs.extend(self.jobs.keys().cloned());
+        affected.lists.extend(self.children.keys().cloned());
         self.jobs.clear();
+        self.children.clear();
         for object in objects {
-            affected.jobs.extend(self.put_job(object).jobs);
+            let put = self.put_job(object);
+            affected.jobs.extend(put.jobs);
+            affected.lists.extend(put.lists);
         }
         affected
     }
@@ -105,6 +116,14 @@ impl Cache {
         if self.jobs.get(&key).is_some_and(|c| c.revision > revision) {
             return Affected::default();
         }
+        let mut lists = self.unindex_child(&key);
+        if let Some(parent) = parent_list(&job) {
+            self.children
+                .entry(parent.clone())
+                .or_default()
+                .insert(key.clone());
+            lists.insert(parent);
+        }
         self.jobs.insert(
             key.clone(),
             Cached {
@@ -115,6 +134,85 @@ impl Cache {
         Affected {
             jobs: BTreeSet::from([key]),
             all_jobs: false,
+            lists,
+        }
+    }
+
+    /// Removes `key` from its parent's children; returns the parent.
+    fn unindex_child(&mut self, key: &JobKey) -> BTreeSet<JobKey> {
+        let parent = self.jobs.get(key).and_then(|c| parent_list(&c.object));
+        if let Some(parent) = &parent
+            && let Some(children) = self.children.get_mut(parent)
+        {
+            children.remove(key);
+            if children.is_empty() {
+                self.children.remove(parent);
+            }
+        }
+        parent.into_iter().collect()
+    }
+
+    /// The ImageListPullJob `key`, if cached.
+    pub fn list_job(&self, key: &JobKey) -> Option<Cached<ImageListPullJob>> {
+        self.lists.get(key).cloned()
+    }
+
+    /// The cached children of ImageListPullJob `key`.
+    pub fn children_of(&self, key: &JobKey) -> Vec<Cached<ImagePullJob>> {
+        self.children
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter_map(|child| self.jobs.get(child).cloned())
+            .collect()
+    }
+
+    /// Replaces every ImageListPullJob (a relist).
+    pub fn replace_lists(&mut self, objects: &[Object]) -> Affected {
+        let mut affected = Affected::default();
+        affected.lists.extend(self.lists.keys().cloned());
+        self.lists.clear();
+        for object in objects {
+            affected.lists.extend(self.put_list(object).lists);
+        }
+        affected
+    }
+
+    /// Adds or updates an ImageListPullJob.
+    pub fn put_list(&mut self, object: &Object) -> Affected {
+        let Some((revision, list)) = parse::<ImageListPullJob>(object) else {
+            return Affected::default();
+        };
+        let key = list_key(&list);
+        if self.lists.get(&key).is_some_and(|c| c.revision > revision) {
+            return Affected::default();
+        }
+        self.lists.insert(
+            key.clone(),
+            Cached {
+                object: Arc::new(list),
+                revision,
+            },
+        );
+        Affected {
+            lists: BTreeSet::from([key]),
+            ..Affected::default()
+        }
+    }
+
+    /// Removes a deleted ImageListPullJob.
+    pub fn delete_list(&mut self, object: &Object) -> Affected {
+        let Some((revision, list)) = parse::<ImageListPullJob>(object) else {
+            return Affected::default();
+        };
+        let key = list_key(&list);
+        if self.lists.get(&key).is_some_and(|c| c.revision > revision) {
+            return Affected::default();
+        }
+        self.lists.remove(&key);
+        Affected {
+            lists: BTreeSet::from([key]),
+            ..Affected::default()
         }
     }
 
@@ -127,10 +225,12 @@ impl Cache {
         if self.jobs.get(&key).is_some_and(|c| c.revision > revision) {
             return Affected::default();
         }
+        let lists = self.unindex_child(&key);
         self.jobs.remove(&key);
         Affected {
             jobs: BTreeSet::from([key]),
             all_jobs: false,
+            lists,
         }
     }
 
@@ -142,8 +242,8 @@ impl Cache {
             self.put_node(object);
         }
         Affected {
-            jobs: BTreeSet::new(),
             all_jobs: true,
+            ..Affected::default()
         }
     }
 
@@ -163,10 +263,12 @@ impl Cache {
             None => Affected {
                 jobs: owners(&node).collect(),
                 all_jobs: true,
+                lists: BTreeSet::new(),
             },
             Some(old) => Affected {
                 jobs: changed_tag_owners(&old.object, &node),
                 all_jobs: old.object.metadata.labels != node.metadata.labels,
+                lists: BTreeSet::new(),
             },
         };
         if let Some(old) = &old {
@@ -199,8 +301,8 @@ impl Cache {
                 let old = self.nodes.remove(&name).expect("present");
                 self.unindex(&name, &old.object);
                 Affected {
-                    jobs: BTreeSet::new(),
                     all_jobs: true,
+                    ..Affected::default()
                 }
             }
             _ => Affected::default(),
@@ -225,6 +327,27 @@ pub fn job_key(job: &ImagePullJob) -> JobKey {
         namespace: job.metadata.namespace.clone().unwrap_or_default(),
         name: job.metadata.name.clone().unwrap_or_default(),
     }
+}
+
+/// The key of `list`.
+pub fn list_key(list: &ImageListPullJob) -> JobKey {
+    JobKey {
+        namespace: list.metadata.namespace.clone().unwrap_or_default(),
+        name: list.metadata.name.clone().unwrap_or_default(),
+    }
+}
+
+/// The ImageListPullJob that controls `job`, if any.
+fn parent_list(job: &ImagePullJob) -> Option<JobKey> {
+    job.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|owner| owner.kind == LIST_JOB_KIND && owner.controller == Some(true))
+        .map(|owner| JobKey {
+            namespace: job.metadata.namespace.clone().unwrap_or_default(),
+            name: owner.name.clone(),
+        })
 }
 
 /// The ImagePullJobs owning any tag of `node`.

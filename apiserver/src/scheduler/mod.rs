@@ -5,11 +5,12 @@
 //! resourceVersions as kubectl's.
 //!
 //! Start reading at [`Scheduler::start`]. Small workers with explicit state:
-//! - two [`informer`]s (ImagePullJobs, NodeImages) list, watch and relist on 410, feeding
+//! - three [`informer`]s (ImagePullJobs, ImageListPullJobs, NodeImages) list, watch and relist on 410, feeding
 //!   the [`cache::Cache`] and its indexes; each change queues only the jobs it affects;
 //! - the [`work_queue::WorkQueue`] of job keys (deduplicated, one worker per key at a time,
 //!   delayed adds for deadlines and TTLs);
-//! - a few reconcile workers running [`reconcile::reconcile`] per key.
+//! - a few reconcile workers running [`reconcile::reconcile`] (ImagePullJobs) or
+//!   [`list_job::reconcile`] (ImageListPullJobs) per key.
 //!
 //! Nodes come from a [`node_source::NodeSource`]: in standalone mode the registered
 //! NodeImages.
@@ -17,6 +18,7 @@
 pub mod cache;
 pub mod informer;
 pub mod job_status;
+pub mod list_job;
 pub mod node_source;
 pub mod node_task;
 pub mod reconcile;
@@ -78,7 +80,7 @@ impl Default for SchedulerOptions {
 pub struct Context {
     registry: Arc<Registry>,
     cache: Arc<Mutex<Cache>>,
-    queue: WorkQueue<JobKey>,
+    queue: WorkQueue<Work>,
     nodes: Arc<dyn NodeSource>,
     clock: Arc<dyn Clock>,
     options: SchedulerOptions,
@@ -101,11 +103,32 @@ impl Context {
     fn enqueue(&self, affected: Affected) {
         if affected.all_jobs {
             for key in self.cache().job_keys() {
-                self.queue.add(key);
+                self.queue.add(Work::PullJob(key));
             }
         }
         for key in affected.jobs {
-            self.queue.add(key);
+            self.queue.add(Work::PullJob(key));
+        }
+        for key in affected.lists {
+            self.queue.add(Work::ListJob(key));
+        }
+    }
+}
+
+/// An item of the scheduler's work queue.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Work {
+    /// Reconcile this ImagePullJob.
+    PullJob(JobKey),
+    /// Reconcile this ImageListPullJob.
+    ListJob(JobKey),
+}
+
+impl std::fmt::Display for Work {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Work::PullJob(key) => write!(f, "imagepulljob {key}"),
+            Work::ListJob(key) => write!(f, "imagelistpulljob {key}"),
         }
     }
 }
@@ -119,8 +142,8 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// Starts the informers, the queue's timer and the reconcile workers over `registry`,
-    /// with the registered NodeImages as the nodes (standalone mode). Workers start once both
-    /// informers have listed, so no job is judged against an empty inventory.
+    /// with the registered NodeImages as the nodes (standalone mode). Workers start once every
+    /// informer has listed, so no job is judged against an empty inventory.
     pub fn start(registry: Arc<Registry>, options: SchedulerOptions) -> Scheduler {
         let cache = Arc::new(Mutex::new(Cache::default()));
         let nodes: Arc<dyn NodeSource> = Arc::new(RegisteredNodes::new(cache.clone()));
@@ -141,7 +164,7 @@ impl Scheduler {
         let mut tasks = JoinSet::new();
         let (synced_tx, synced_rx) = watch::channel(0usize);
         let synced_tx = Arc::new(synced_tx);
-        for kind in [Kind::ImagePullJob, Kind::NodeImage] {
+        for kind in [Kind::ImagePullJob, Kind::ImageListPullJob, Kind::NodeImage] {
             let ctx = ctx.clone();
             let synced = synced_tx.clone();
             let mut listed_once = false;
@@ -167,15 +190,19 @@ impl Scheduler {
             tasks.spawn(async move {
                 tokio::select! {
                     () = stop.cancelled() => return,
-                    _ = synced.wait_for(|n| *n >= 2) => {}
+                    _ = synced.wait_for(|n| *n >= 3) => {}
                 }
                 loop {
                     let key = tokio::select! {
                         () = stop.cancelled() => return,
                         key = ctx.queue.next() => key,
                     };
-                    if let Err(err) = reconcile::reconcile(&ctx, &key).await {
-                        tracing::warn!(job = %key, error = %err.message, "scheduler: reconcile failed; retrying");
+                    let result = match &key {
+                        Work::PullJob(job) => reconcile::reconcile(&ctx, job).await,
+                        Work::ListJob(list) => list_job::reconcile(&ctx, list).await,
+                    };
+                    if let Err(err) = result {
+                        tracing::warn!(work = %key, error = %err.message, "scheduler: reconcile failed; retrying");
                         ctx.queue.add_after(key.clone(), RETRY_DELAY);
                     }
                     ctx.queue.done(&key);
@@ -204,6 +231,9 @@ fn apply(ctx: &Context, kind: Kind, event: &InformerEvent) -> Affected {
         (Kind::NodeImage, InformerEvent::Listed(items)) => cache.replace_nodes(items),
         (Kind::NodeImage, InformerEvent::Applied(object)) => cache.put_node(object),
         (Kind::NodeImage, InformerEvent::Deleted(object)) => cache.delete_node(object),
+        (Kind::ImageListPullJob, InformerEvent::Listed(items)) => cache.replace_lists(items),
+        (Kind::ImageListPullJob, InformerEvent::Applied(object)) => cache.put_list(object),
+        (Kind::ImageListPullJob, InformerEvent::Deleted(object)) => cache.delete_list(object),
         (_, InformerEvent::Listed(items)) => cache.replace_jobs(items),
         (_, InformerEvent::Applied(object)) => cache.put_job(object),
         (_, InformerEvent::Deleted(object)) => cache.delete_job(object),

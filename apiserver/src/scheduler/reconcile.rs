@@ -18,12 +18,12 @@ use prepull_api::reference::ImageReference;
 use prepull_api::{ApiVersion, ImagePullJob, Kind, NodeImage};
 use tokio::time::{Duration, Instant};
 
-use super::Context;
 use super::cache::{JOB_KIND, JobKey};
 use super::job_status::{self, Ending, Progress};
 use super::node_task::{self, Task, TaskState};
 use super::stale_tasks::{self, Verdict};
 use super::targets::target_nodes;
+use super::{Context, Work};
 use crate::http::status::ApiError;
 use crate::registry::{Body, DeleteParams, Patch, Preconditions, ReadRevision, Subresource};
 
@@ -181,7 +181,7 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
     if ending == Ending::None {
         let to_deadline = deadline.map(|deadline| until(now, deadline));
         if let Some(delay) = earliest(recheck, to_deadline) {
-            ctx.queue.add_after(key.clone(), delay);
+            ctx.queue.add_after(Work::PullJob(key.clone()), delay);
         }
     } else {
         schedule_ttl(ctx, key, job, now, now);
@@ -339,7 +339,8 @@ async fn expire(
         .map_or(now, |t| t.0);
     let expiry = finished + SignedDuration::from_secs(ttl.into());
     if now < expiry {
-        ctx.queue.add_after(key.clone(), until(now, expiry));
+        ctx.queue
+            .add_after(Work::PullJob(key.clone()), until(now, expiry));
         return Ok(());
     }
     let params = DeleteParams {
@@ -375,7 +376,8 @@ fn schedule_ttl(
         .ttl_seconds_after_finished
     {
         let expiry = finished + SignedDuration::from_secs(ttl.into());
-        ctx.queue.add_after(key.clone(), until(now, expiry));
+        ctx.queue
+            .add_after(Work::PullJob(key.clone()), until(now, expiry));
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use prepull_api::node_image::{ImagePullPhase, ImageTagStatus};
-use prepull_api::{ApiVersion, GROUP, ImagePullJob, Kind, NodeImage};
+use prepull_api::{ApiVersion, GROUP, ImageListPullJob, ImagePullJob, Kind, NodeImage};
 use prepull_apiserver::registry::{
     Body, ReadRevision, Registry, RegistryOptions, Subresource, WatchItem, WatchParams, WriteParams,
 };
@@ -95,6 +95,50 @@ impl World {
             )
             .await
             .expect("create job");
+    }
+
+    /// Creates ImageListPullJob `name` in `default` with `spec`.
+    pub async fn create_list_job(&self, name: &str, spec: Value) {
+        let body = json!({
+            "apiVersion": "apps.kruise.io/v1alpha1",
+            "kind": "ImageListPullJob",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": spec,
+        });
+        self.registry
+            .store(Kind::ImageListPullJob)
+            .create(
+                Some("default"),
+                Body::Value(body),
+                ApiVersion::V1alpha1,
+                &writer(),
+            )
+            .await
+            .expect("create list job");
+    }
+
+    pub async fn list_job(&self, name: &str) -> Option<ImageListPullJob> {
+        let object = self
+            .registry
+            .store(Kind::ImageListPullJob)
+            .get(Some("default"), name, ReadRevision::Latest)
+            .await
+            .ok()?;
+        Some(serde_json::from_value((*object.value).clone()).expect("a list job"))
+    }
+
+    /// Every ImagePullJob in `default`.
+    pub async fn jobs(&self) -> Vec<ImagePullJob> {
+        let list = self
+            .registry
+            .store(Kind::ImagePullJob)
+            .list(Some("default"), &Default::default())
+            .await
+            .expect("list jobs");
+        list.items
+            .iter()
+            .map(|o| serde_json::from_value((*o.value).clone()).expect("a job"))
+            .collect()
     }
 
     pub async fn job(&self, name: &str) -> Option<ImagePullJob> {
