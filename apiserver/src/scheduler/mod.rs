@@ -21,6 +21,7 @@ pub mod job_status;
 pub mod list_job;
 pub mod node_source;
 pub mod node_task;
+pub mod node_update;
 pub mod reconcile;
 pub mod stale_tasks;
 pub mod targets;

@@ -9,7 +9,13 @@ use prepull_api::NodeImage;
 use prepull_api::job_template::{ImagePullPolicy, SandboxConfig};
 use prepull_api::node_image::{ImagePullPhase, ImageTagPullPolicy, ImageTagSpec, ReferenceObject};
 
+use prepull_api::defaults::{DEFAULT_BACKOFF_LIMIT, DEFAULT_TIMEOUT_SECONDS};
+use prepull_api::{ApiVersion, ImagePullJob};
+
 use super::cache::{JOB_KIND, JobKey};
+
+/// Added to a finished tag's lifetime on the node, as OpenKruise does.
+const TAG_TTL_GRACE_SECONDS: i32 = 300;
 
 /// What a job asks of each node it targets.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,6 +31,57 @@ pub struct Task {
     /// Secrets in the job's namespace.
     pub pull_secrets: Vec<ReferenceObject>,
     pub sandbox_config: Option<SandboxConfig>,
+}
+
+/// The task `job` hands to each node.
+pub fn task_for(job: &ImagePullJob, image: String, tag: String) -> Task {
+    let template = &job.spec.template;
+    let pull = template.pull_policy.clone().unwrap_or_default();
+    let timeout = pull.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
+    let backoff = pull.backoff_limit.unwrap_or(DEFAULT_BACKOFF_LIMIT);
+    let completion = &template.completion_policy;
+    let ttl = completion
+        .ttl_seconds_after_finished
+        .or_else(|| {
+            completion
+                .active_deadline_seconds
+                .map(|d| i32::try_from(d).unwrap_or(i32::MAX))
+        })
+        .unwrap_or_else(|| timeout.saturating_mul(backoff.max(1)))
+        .saturating_add(TAG_TTL_GRACE_SECONDS);
+    let namespace = job.metadata.namespace.clone().unwrap_or_default();
+    Task {
+        image,
+        tag,
+        owner: ObjectReference {
+            api_version: Some(ApiVersion::PREFERRED.api_version().to_owned()),
+            kind: Some(JOB_KIND.to_owned()),
+            name: job.metadata.name.clone(),
+            namespace: Some(namespace.clone()),
+            uid: job.metadata.uid.clone(),
+            ..ObjectReference::default()
+        },
+        pull_policy: ImageTagPullPolicy {
+            timeout_seconds: Some(timeout),
+            backoff_limit: Some(backoff),
+            ttl_seconds_after_finished: Some(ttl),
+            active_deadline_seconds: completion.active_deadline_seconds,
+        },
+        image_pull_policy: template
+            .image_pull_policy
+            .clone()
+            .unwrap_or(ImagePullPolicy::IfNotPresent),
+        pull_secrets: template
+            .pull_secrets
+            .iter()
+            .map(|name| ReferenceObject {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                mode: String::new(),
+            })
+            .collect(),
+        sandbox_config: template.sandbox_config.clone(),
+    }
 }
 
 /// How a job's task stands on one node.

@@ -4,33 +4,25 @@
 //! the next time-driven pass (deadline, TTL). A job that is gone (or being deleted) is removed
 //! from every NodeImage tag it owns.
 
-use std::sync::Arc;
-
 use http::StatusCode;
-use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use prepull_api::defaults::{DEFAULT_BACKOFF_LIMIT, DEFAULT_PARALLELISM, DEFAULT_TIMEOUT_SECONDS};
-use prepull_api::job_template::{CompletionPolicyType, ImagePullPolicy};
-use prepull_api::node_image::{ImageTagPullPolicy, ReferenceObject};
+use prepull_api::defaults::DEFAULT_PARALLELISM;
+use prepull_api::job_template::CompletionPolicyType;
 use prepull_api::reference::ImageReference;
-use prepull_api::{ApiVersion, ImagePullJob, Kind, NodeImage};
+use prepull_api::{ApiVersion, ImagePullJob, Kind};
 use tokio::time::{Duration, Instant};
 
-use super::cache::{JOB_KIND, JobKey};
+use super::cache::JobKey;
 use super::job_status::{self, Ending, Progress};
-use super::node_task::{self, Task, TaskState};
+use super::node_task::{self, TaskState, task_for};
+use super::node_update::update_node;
 use super::stale_tasks::{self, Verdict};
 use super::targets::target_nodes;
 use super::{Context, Work};
 use crate::http::status::ApiError;
-use crate::registry::{Body, DeleteParams, Patch, Preconditions, ReadRevision, Subresource};
-
-/// Attempts of one guaranteed NodeImage update before giving up (the job is queued again).
-const MAX_UPDATE_ATTEMPTS: usize = 16;
-/// Added to a finished tag's lifetime on the node, as OpenKruise does.
-const TAG_TTL_GRACE_SECONDS: i32 = 300;
+use crate::registry::{DeleteParams, Patch, Preconditions, Subresource};
 
 /// Reconciles the job `key`.
 pub async fn reconcile(ctx: &Context, key: &JobKey) -> Result<(), ApiError> {
@@ -417,112 +409,6 @@ async fn write_status(
         }
         Err(err) if err.code == StatusCode::NOT_FOUND => Ok(()),
         Err(err) => Err(err),
-    }
-}
-
-/// One guaranteed update of NodeImage `name`: applies `change` to the cached object and
-/// writes it with its resourceVersion; on a conflict reads the latest state and applies
-/// `change` again. Returns the written NodeImage, or `None` when there was nothing to change
-/// or the NodeImage is gone.
-async fn update_node(
-    ctx: &Context,
-    name: &str,
-    subresource: Subresource,
-    mut change: impl FnMut(&mut NodeImage) -> bool,
-) -> Result<Option<Arc<NodeImage>>, ApiError> {
-    let store = ctx.registry.store(Kind::NodeImage);
-    let mut current = ctx.cache().node(name).map(|c| c.object);
-    let mut last_error = None;
-    for _ in 0..MAX_UPDATE_ATTEMPTS {
-        let Some(base) = current.take() else {
-            return Ok(None);
-        };
-        let mut next = (*base).clone();
-        if !change(&mut next) {
-            return Ok(None);
-        }
-        let body = serde_json::to_value(&next).expect("NodeImages serialize");
-        let written = store
-            .update(
-                None,
-                name,
-                Body::Value(body),
-                ApiVersion::PREFERRED,
-                subresource,
-                &ctx.write_params,
-            )
-            .await;
-        match written {
-            Ok(written) => {
-                ctx.observe_node(&written.object);
-                return Ok(Some(Arc::new(next)));
-            }
-            Err(err) if err.code == StatusCode::CONFLICT => {
-                last_error = Some(err);
-                match store.get(None, name, ReadRevision::Latest).await {
-                    Ok(fresh) => {
-                        ctx.observe_node(&fresh);
-                        current = ctx.cache().node(name).map(|c| c.object);
-                    }
-                    Err(err) if err.code == StatusCode::NOT_FOUND => return Ok(None),
-                    Err(err) => return Err(err),
-                }
-            }
-            Err(err) if err.code == StatusCode::NOT_FOUND => return Ok(None),
-            Err(err) => return Err(err),
-        }
-    }
-    Err(last_error.expect("a conflict was seen"))
-}
-
-/// The task `job` hands to each node.
-fn task_for(job: &ImagePullJob, image: String, tag: String) -> Task {
-    let template = &job.spec.template;
-    let pull = template.pull_policy.clone().unwrap_or_default();
-    let timeout = pull.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
-    let backoff = pull.backoff_limit.unwrap_or(DEFAULT_BACKOFF_LIMIT);
-    let completion = &template.completion_policy;
-    let ttl = completion
-        .ttl_seconds_after_finished
-        .or_else(|| {
-            completion
-                .active_deadline_seconds
-                .map(|d| i32::try_from(d).unwrap_or(i32::MAX))
-        })
-        .unwrap_or_else(|| timeout.saturating_mul(backoff.max(1)))
-        .saturating_add(TAG_TTL_GRACE_SECONDS);
-    let namespace = job.metadata.namespace.clone().unwrap_or_default();
-    Task {
-        image,
-        tag,
-        owner: ObjectReference {
-            api_version: Some(ApiVersion::PREFERRED.api_version().to_owned()),
-            kind: Some(JOB_KIND.to_owned()),
-            name: job.metadata.name.clone(),
-            namespace: Some(namespace.clone()),
-            uid: job.metadata.uid.clone(),
-            ..ObjectReference::default()
-        },
-        pull_policy: ImageTagPullPolicy {
-            timeout_seconds: Some(timeout),
-            backoff_limit: Some(backoff),
-            ttl_seconds_after_finished: Some(ttl),
-            active_deadline_seconds: completion.active_deadline_seconds,
-        },
-        image_pull_policy: template
-            .image_pull_policy
-            .clone()
-            .unwrap_or(ImagePullPolicy::IfNotPresent),
-        pull_secrets: template
-            .pull_secrets
-            .iter()
-            .map(|name| ReferenceObject {
-                namespace: namespace.clone(),
-                name: name.clone(),
-                mode: String::new(),
-            })
-            .collect(),
-        sandbox_config: template.sandbox_config.clone(),
     }
 }
 
