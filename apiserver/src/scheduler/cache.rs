@@ -51,6 +51,8 @@ pub struct Affected {
     pub all_jobs: bool,
     /// ImageListPullJobs to reconcile.
     pub lists: BTreeSet<JobKey>,
+    /// NodeImages whose tags to clean up.
+    pub nodes: BTreeSet<String>,
 }
 
 /// Jobs and NodeImages, with indexes.
@@ -133,8 +135,8 @@ impl Cache {
         );
         Affected {
             jobs: BTreeSet::from([key]),
-            all_jobs: false,
             lists,
+            ..Affected::default()
         }
     }
 
@@ -229,8 +231,8 @@ impl Cache {
         self.jobs.remove(&key);
         Affected {
             jobs: BTreeSet::from([key]),
-            all_jobs: false,
             lists,
+            ..Affected::default()
         }
     }
 
@@ -238,13 +240,27 @@ impl Cache {
     pub fn replace_nodes(&mut self, objects: &[Object]) -> Affected {
         self.nodes.clear();
         self.nodes_by_owner.clear();
+        let mut nodes = BTreeSet::new();
         for object in objects {
-            self.put_node(object);
+            nodes.extend(self.put_node(object).nodes);
         }
         Affected {
             all_jobs: true,
+            nodes,
             ..Affected::default()
         }
+    }
+
+    /// Whether `owner` (an owner reference on a NodeImage tag) names a cached job with that
+    /// uid.
+    pub fn owner_is_live(&self, namespace: &str, name: &str, uid: &str) -> bool {
+        let key = JobKey {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        };
+        self.jobs
+            .get(&key)
+            .is_some_and(|job| job.object.metadata.uid.as_deref() == Some(uid))
     }
 
     /// Adds or updates a NodeImage (ignored when older than the cached one); the affected
@@ -264,11 +280,13 @@ impl Cache {
                 jobs: owners(&node).collect(),
                 all_jobs: true,
                 lists: BTreeSet::new(),
+                nodes: BTreeSet::from([name.clone()]),
             },
             Some(old) => Affected {
                 jobs: changed_tag_owners(&old.object, &node),
                 all_jobs: old.object.metadata.labels != node.metadata.labels,
                 lists: BTreeSet::new(),
+                nodes: BTreeSet::from([name.clone()]),
             },
         };
         if let Some(old) = &old {

@@ -10,7 +10,8 @@
 //! - the [`work_queue::WorkQueue`] of job keys (deduplicated, one worker per key at a time,
 //!   delayed adds for deadlines and TTLs);
 //! - a few reconcile workers running [`reconcile::reconcile`] (ImagePullJobs) or
-//!   [`list_job::reconcile`] (ImageListPullJobs) per key.
+//!   [`list_job::reconcile`] (ImageListPullJobs) or [`node_cleanup::reconcile`]
+//!   (expired and orphaned NodeImage tags) per key.
 //!
 //! Nodes come from a [`node_source::NodeSource`]: in standalone mode the registered
 //! NodeImages.
@@ -19,6 +20,7 @@ pub mod cache;
 pub mod informer;
 pub mod job_status;
 pub mod list_job;
+pub mod node_cleanup;
 pub mod node_source;
 pub mod node_task;
 pub mod node_update;
@@ -62,6 +64,8 @@ pub struct SchedulerOptions {
     pub deadline_grace: Duration,
     /// How often a Never job pulls its image again on each node. OpenKruise: about 24 hours.
     pub repull_period: Duration,
+    /// Added to a tag's `ttlSecondsAfterFinished` on NodeImages (OpenKruise: 300).
+    pub tag_ttl_grace_seconds: i32,
 }
 
 impl Default for SchedulerOptions {
@@ -72,6 +76,7 @@ impl Default for SchedulerOptions {
             ack_timeout: Duration::from_secs(10 * 60),
             deadline_grace: Duration::from_secs(10 * 60),
             repull_period: Duration::from_secs(24 * 60 * 60),
+            tag_ttl_grace_seconds: node_task::TAG_TTL_GRACE_SECONDS,
         }
     }
 }
@@ -113,6 +118,9 @@ impl Context {
         for key in affected.lists {
             self.queue.add(Work::ListJob(key));
         }
+        for name in affected.nodes {
+            self.queue.add(Work::Node(name));
+        }
     }
 }
 
@@ -123,6 +131,8 @@ pub enum Work {
     PullJob(JobKey),
     /// Reconcile this ImageListPullJob.
     ListJob(JobKey),
+    /// Clean up this NodeImage's expired and orphaned tags.
+    Node(String),
 }
 
 impl std::fmt::Display for Work {
@@ -130,6 +140,7 @@ impl std::fmt::Display for Work {
         match self {
             Work::PullJob(key) => write!(f, "imagepulljob {key}"),
             Work::ListJob(key) => write!(f, "imagelistpulljob {key}"),
+            Work::Node(name) => write!(f, "nodeimage {name}"),
         }
     }
 }
@@ -201,6 +212,7 @@ impl Scheduler {
                     let result = match &key {
                         Work::PullJob(job) => reconcile::reconcile(&ctx, job).await,
                         Work::ListJob(list) => list_job::reconcile(&ctx, list).await,
+                        Work::Node(name) => node_cleanup::reconcile(&ctx, name).await,
                     };
                     if let Err(err) = result {
                         tracing::warn!(work = %key, error = %err.message, "scheduler: reconcile failed; retrying");

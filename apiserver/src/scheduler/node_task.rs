@@ -15,7 +15,7 @@ use prepull_api::{ApiVersion, ImagePullJob};
 use super::cache::{JOB_KIND, JobKey};
 
 /// Added to a finished tag's lifetime on the node, as OpenKruise does.
-const TAG_TTL_GRACE_SECONDS: i32 = 300;
+pub const TAG_TTL_GRACE_SECONDS: i32 = 300;
 
 /// What a job asks of each node it targets.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,7 +34,7 @@ pub struct Task {
 }
 
 /// The task `job` hands to each node.
-pub fn task_for(job: &ImagePullJob, image: String, tag: String) -> Task {
+pub fn task_for(job: &ImagePullJob, image: String, tag: String, ttl_grace_seconds: i32) -> Task {
     let template = &job.spec.template;
     let pull = template.pull_policy.clone().unwrap_or_default();
     let timeout = pull.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
@@ -48,7 +48,7 @@ pub fn task_for(job: &ImagePullJob, image: String, tag: String) -> Task {
                 .map(|d| i32::try_from(d).unwrap_or(i32::MAX))
         })
         .unwrap_or_else(|| timeout.saturating_mul(backoff.max(1)))
-        .saturating_add(TAG_TTL_GRACE_SECONDS);
+        .saturating_add(ttl_grace_seconds);
     let namespace = job.metadata.namespace.clone().unwrap_or_default();
     Task {
         image,

@@ -144,7 +144,12 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
         }
         let free = parallelism(job).saturating_sub(progress.active);
         if free > 0 && !unassigned.is_empty() {
-            let task = task_for(job, image.clone(), tag.clone());
+            let task = task_for(
+                job,
+                image.clone(),
+                tag.clone(),
+                ctx.options.tag_ttl_grace_seconds,
+            );
             for name in unassigned.iter().take(free) {
                 let added = update_node(ctx, name, Subresource::Main, |node| {
                     node_task::add_task(node, &task, &now_time)

@@ -457,3 +457,36 @@ async fn a_never_job_follows_new_nodes_and_pulls_again_each_period() {
     assert!(status.conditions.is_empty());
     world.stop().await;
 }
+
+#[tokio::test]
+async fn a_finished_tag_leaves_the_node_image_after_its_ttl() {
+    let world = World::start_with(SchedulerOptions {
+        tag_ttl_grace_seconds: 0,
+        ..SchedulerOptions::default()
+    })
+    .await;
+    world.register_node("e1", &[]).await;
+    let _agents = StandInAgents::start(world.registry.clone(), succeed).await;
+    // Tag TTL = timeoutSeconds x backoffLimit + grace = 1 s.
+    world
+        .create_job(
+            "brief",
+            json!({"image": "app:1", "pullPolicy": {"timeoutSeconds": 1, "backoffLimit": 1}}),
+        )
+        .await;
+    world.finished_job("brief").await;
+    let tag = world.node("e1").await.spec.images["app"].tags[0].clone();
+    assert_eq!(tag.pull_policy.unwrap().ttl_seconds_after_finished, Some(1));
+    prepull_testbed::assert_eventually("the finished tag expires", WAIT, || async {
+        let images = world.node("e1").await.spec.images;
+        if images.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{images:?}"))
+        }
+    })
+    .await;
+    let status = world.job("brief").await.unwrap().status.unwrap();
+    assert_eq!(status.succeeded, 1, "the finished job keeps its result");
+    world.stop().await;
+}
