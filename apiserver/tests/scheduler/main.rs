@@ -3,12 +3,14 @@
 //! ImagePullJob scheduling holds. Stand-in agents (see `support.rs`) answer the tasks.
 
 mod list_jobs;
+mod scale;
 mod support;
 
 use futures::StreamExt;
+use prepull_api::ApiVersion;
 use prepull_api::job_condition::JobConditionType;
 use prepull_api::{ImagePullJob, Kind};
-use prepull_apiserver::registry::{DeleteParams, WatchItem, WatchParams};
+use prepull_apiserver::registry::{DeleteParams, Patch, Subresource, WatchItem, WatchParams};
 use std::time::Duration;
 
 use prepull_api::node_image::ImagePullPhase;
@@ -488,5 +490,51 @@ async fn a_finished_tag_leaves_the_node_image_after_its_ttl() {
     .await;
     let status = world.job("brief").await.unwrap().status.unwrap();
     assert_eq!(status.succeeded, 1, "the finished job keeps its result");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn parallelism_zero_pauses_the_job_until_it_is_raised() {
+    let world = World::start().await;
+    for name in ["z1", "z2"] {
+        world.register_node(name, &[]).await;
+    }
+    let _agents = StandInAgents::start(world.registry.clone(), succeed).await;
+    world
+        .create_job("paused", json!({"image": "app:1", "parallelism": 0}))
+        .await;
+    let status = prepull_testbed::assert_eventually("the paused job reports", WAIT, || async {
+        let status = world
+            .job("paused")
+            .await
+            .and_then(|j| j.status)
+            .unwrap_or_default();
+        if status.desired == 2 {
+            Ok(status)
+        } else {
+            Err(format!("{status:?}"))
+        }
+    })
+    .await;
+    assert_eq!((status.active, status.succeeded), (0, 0));
+    assert_eq!(status.message, "job is running, progress 0.0%");
+    assert!(world.node("z1").await.spec.images.is_empty());
+    let patch = json!({"spec": {"parallelism": 2}});
+    world
+        .registry
+        .store(Kind::ImagePullJob)
+        .patch(
+            Some("default"),
+            "paused",
+            &Patch::Merge(serde_json::to_vec(&patch).unwrap().into()),
+            ApiVersion::V1alpha1,
+            Subresource::Main,
+            &support::writer(),
+        )
+        .await
+        .unwrap();
+    let status = world.finished_job("paused").await.status.unwrap();
+    assert_eq!(status.succeeded, 2);
+    assert_eq!(status.observed_generation, Some(2));
     world.stop().await;
 }
