@@ -240,6 +240,23 @@ pub fn bump_version(node: &mut NodeImage, image: &str, tag: &str, version: i64) 
     true
 }
 
+/// Removes the job with `uid` from every tag of `node` (a tag left without owners goes).
+/// Returns whether anything changed.
+pub fn remove_job(node: &mut NodeImage, uid: &str) -> bool {
+    let mut changed = false;
+    for image in node.spec.images.values_mut() {
+        for tag in &mut image.tags {
+            let before = tag.owner_references.len();
+            tag.owner_references
+                .retain(|owner| owner.uid.as_deref() != Some(uid));
+            changed |= tag.owner_references.len() != before;
+        }
+        image.tags.retain(|tag| !tag.owner_references.is_empty());
+    }
+    node.spec.images.retain(|_, image| !image.tags.is_empty());
+    changed
+}
+
 /// The larger of each limit; an unset deadline is no limit, so it wins.
 fn most_permissive(a: &ImageTagPullPolicy, b: &ImageTagPullPolicy) -> ImageTagPullPolicy {
     ImageTagPullPolicy {

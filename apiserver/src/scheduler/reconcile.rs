@@ -77,6 +77,19 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
     let (image, tag) = reference.name_and_tag();
     let uid = job.metadata.uid.clone().unwrap_or_default();
     let targets = target_nodes(template, &ctx.nodes.nodes());
+    // A selector that changed while the job runs: nodes it no longer targets lose the task.
+    let dropped: Vec<String> = ctx
+        .cache()
+        .nodes_owned_by(key)
+        .into_iter()
+        .filter(|node| !targets.contains(node))
+        .collect();
+    for node in dropped {
+        update_node(ctx, &node, Subresource::Main, |image| {
+            node_task::remove_job(image, &uid)
+        })
+        .await?;
+    }
     let start_time = previous
         .start_time
         .clone()

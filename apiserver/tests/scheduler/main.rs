@@ -538,3 +538,52 @@ async fn parallelism_zero_pauses_the_job_until_it_is_raised() {
     assert_eq!(status.observed_generation, Some(2));
     world.stop().await;
 }
+
+#[tokio::test]
+async fn a_selector_changed_on_a_running_job_moves_its_tasks() {
+    let world = World::start().await;
+    for name in ["old", "new"] {
+        world.register_node(name, &[]).await;
+    }
+    let _agents = StandInAgents::start(world.registry.clone(), |node| {
+        if node == "old" {
+            Answer::Ignore
+        } else {
+            Answer::Succeed
+        }
+    })
+    .await;
+    world
+        .create_job(
+            "moving",
+            json!({"image": "app:1", "selector": {"names": ["old"]}}),
+        )
+        .await;
+    prepull_testbed::assert_eventually("the first node gets the task", WAIT, || async {
+        let names = owners(&world, "old", "app", "1").await;
+        if names == ["moving"] {
+            Ok(())
+        } else {
+            Err(format!("{names:?}"))
+        }
+    })
+    .await;
+    let patch = json!({"spec": {"selector": {"names": ["new"]}}});
+    world
+        .registry
+        .store(Kind::ImagePullJob)
+        .patch(
+            Some("default"),
+            "moving",
+            &Patch::Merge(serde_json::to_vec(&patch).unwrap().into()),
+            ApiVersion::V1alpha1,
+            Subresource::Main,
+            &support::writer(),
+        )
+        .await
+        .unwrap();
+    let status = world.finished_job("moving").await.status.unwrap();
+    assert_eq!((status.desired, status.succeeded), (1, 1));
+    assert!(world.node("old").await.spec.images.is_empty());
+    world.stop().await;
+}
