@@ -1,6 +1,7 @@
 //! NodeImage tag clean-up: a finished tag is removed `ttlSecondsAfterFinished` (its own
 //! pull policy's) after it finished, and owner references to ImagePullJobs that no longer
-//! exist are dropped (a tag left with no owner goes). Runs per NodeImage when it changes,
+//! exist are dropped (a tag left with no owner goes; a tag that never had one, added to the
+//! NodeImage by hand, stays until its TTL). Runs per NodeImage when it changes,
 //! and again when its next tag is due to expire.
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -38,6 +39,9 @@ fn clean(node: &mut NodeImage, now: Timestamp, cache: &Cache) -> (bool, Option<D
     let mut next: Option<Duration> = None;
     let status = node.status.clone().unwrap_or_default();
     for (image, spec) in &mut node.spec.images {
+        // Tags that lost their last owner here; tags that never had one (added by hand, as
+        // OpenKruise's documentation shows) stay.
+        let mut orphaned = Vec::new();
         for tag in &mut spec.tags {
             let before = tag.owner_references.len();
             tag.owner_references.retain(|owner| {
@@ -48,11 +52,15 @@ fn clean(node: &mut NodeImage, now: Timestamp, cache: &Cache) -> (bool, Option<D
                         owner.uid.as_deref().unwrap_or_default(),
                     )
             });
-            changed |= tag.owner_references.len() != before;
+            if tag.owner_references.len() != before {
+                changed = true;
+                if tag.owner_references.is_empty() {
+                    orphaned.push(tag.tag.clone());
+                }
+            }
         }
         spec.tags.retain(|tag| {
-            if tag.owner_references.is_empty() {
-                changed = true;
+            if orphaned.contains(&tag.tag) {
                 return false;
             }
             let finished_at = status

@@ -180,22 +180,39 @@ pub fn add_task(node: &mut NodeImage, task: &Task, now: &Time) -> bool {
 }
 
 /// Removes the job `key` from every tag of `node` it owns, except as the owner with uid
-/// `keep_uid` (the live job of that name, if any). A tag left without owners goes, and an
-/// image left without tags. Returns whether anything changed.
+/// `keep_uid` (the live job of that name, if any). Returns whether anything changed.
 pub fn remove_owner(node: &mut NodeImage, key: &JobKey, keep_uid: Option<&str>) -> bool {
+    drop_owners(node, |owner| {
+        owner.kind.as_deref() == Some(JOB_KIND)
+            && owner.namespace.as_deref().unwrap_or_default() == key.namespace
+            && owner.name.as_deref().unwrap_or_default() == key.name
+            && owner.uid.as_deref() != keep_uid
+    })
+}
+
+/// Removes the job with `uid` from every tag of `node`. Returns whether anything changed.
+pub fn remove_job(node: &mut NodeImage, uid: &str) -> bool {
+    drop_owners(node, |owner| owner.uid.as_deref() == Some(uid))
+}
+
+/// Drops the owner references `drop` picks from every tag of `node`. A tag that loses its
+/// last owner goes, and an image left without tags; a tag that never had an owner (added by
+/// hand) stays. Returns whether anything changed.
+fn drop_owners(node: &mut NodeImage, drop: impl Fn(&ObjectReference) -> bool) -> bool {
     let mut changed = false;
     for image in node.spec.images.values_mut() {
+        let mut orphaned = Vec::new();
         for tag in &mut image.tags {
             let before = tag.owner_references.len();
-            tag.owner_references.retain(|owner| {
-                !(owner.kind.as_deref() == Some(JOB_KIND)
-                    && owner.namespace.as_deref().unwrap_or_default() == key.namespace
-                    && owner.name.as_deref().unwrap_or_default() == key.name
-                    && owner.uid.as_deref() != keep_uid)
-            });
-            changed |= tag.owner_references.len() != before;
+            tag.owner_references.retain(|owner| !drop(owner));
+            if tag.owner_references.len() != before {
+                changed = true;
+                if tag.owner_references.is_empty() {
+                    orphaned.push(tag.tag.clone());
+                }
+            }
         }
-        image.tags.retain(|tag| !tag.owner_references.is_empty());
+        image.tags.retain(|tag| !orphaned.contains(&tag.tag));
     }
     node.spec.images.retain(|_, image| !image.tags.is_empty());
     changed
@@ -238,23 +255,6 @@ pub fn bump_version(node: &mut NodeImage, image: &str, tag: &str, version: i64) 
     }
     entry.version += 1;
     true
-}
-
-/// Removes the job with `uid` from every tag of `node` (a tag left without owners goes).
-/// Returns whether anything changed.
-pub fn remove_job(node: &mut NodeImage, uid: &str) -> bool {
-    let mut changed = false;
-    for image in node.spec.images.values_mut() {
-        for tag in &mut image.tags {
-            let before = tag.owner_references.len();
-            tag.owner_references
-                .retain(|owner| owner.uid.as_deref() != Some(uid));
-            changed |= tag.owner_references.len() != before;
-        }
-        image.tags.retain(|tag| !tag.owner_references.is_empty());
-    }
-    node.spec.images.retain(|_, image| !image.tags.is_empty());
-    changed
 }
 
 /// The larger of each limit; an unset deadline is no limit, so it wins.
@@ -342,5 +342,28 @@ mod tests {
         assert!(!remove_owner(&mut node, &key_b, Some("b")));
         assert!(remove_owner(&mut node, &key_b, None));
         assert!(node.spec.images.is_empty());
+    }
+
+    #[test]
+    fn a_tag_added_by_hand_without_owners_survives_the_removal_of_a_job() {
+        let mut node = NodeImage::default();
+        let now = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+        add_task(&mut node, &task("a", 60, None), &now);
+        node.spec
+            .images
+            .get_mut("nginx")
+            .unwrap()
+            .tags
+            .push(ImageTagSpec {
+                tag: "by-hand".into(),
+                ..ImageTagSpec::default()
+            });
+        assert!(remove_job(&mut node, "a"));
+        let tags: Vec<&str> = node.spec.images["nginx"]
+            .tags
+            .iter()
+            .map(|t| t.tag.as_str())
+            .collect();
+        assert_eq!(tags, ["by-hand"]);
     }
 }
