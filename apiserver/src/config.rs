@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::options::Options;
+use crate::scheduler::SchedulerOptions;
 use crate::serve::{ServingConfig, server_tls_config};
 use crate::standalone::{kubeconfig, pki};
 
@@ -17,6 +18,8 @@ pub struct Config {
     pub standalone: StandaloneConfig,
     pub storage: StorageConfig,
     pub requests: RequestConfig,
+    /// How the job scheduler runs in this process; `None` with `--disable-scheduler`.
+    pub scheduler: Option<SchedulerOptions>,
     /// `--feature-gates` as given (parsed when the server starts).
     pub feature_gates: String,
 }
@@ -128,6 +131,11 @@ impl Config {
                 bookmark_interval: Duration::from_secs(options.watch_bookmark_interval_seconds),
             },
             feature_gates: options.feature_gates,
+            scheduler: (!options.disable_scheduler).then(|| SchedulerOptions {
+                repull_period: Duration::from_secs(options.scheduler_repull_period_seconds),
+                ack_timeout: Duration::from_secs(options.scheduler_ack_timeout_seconds),
+                ..SchedulerOptions::default()
+            }),
         })
     }
 }

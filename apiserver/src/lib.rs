@@ -14,6 +14,7 @@ pub mod http;
 pub mod metrics;
 pub mod options;
 pub mod registry;
+pub mod scheduler;
 pub mod serve;
 pub mod standalone;
 
@@ -86,13 +87,22 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
         "  export KUBECONFIG={}",
         config.standalone.kubeconfig.display()
     );
+    // The scheduler: an in-process client of the registry, next to the server.
+    let scheduler = config
+        .scheduler
+        .clone()
+        .map(|options| scheduler::Scheduler::start(state.registry.clone(), options));
     let router = http::router(state);
-    serve::serve(config.serving, router, async move {
+    let served = serve::serve(config.serving, router, async move {
         shutdown.await;
         health.begin_shutdown();
         watches.cancel();
     })
-    .await
+    .await;
+    if let Some(scheduler) = scheduler {
+        scheduler.shutdown().await;
+    }
+    served
 }
 
 /// The storage `config` names, behind the watch cache (which serves reads and watches from

@@ -49,6 +49,20 @@ pub struct Options {
     #[arg(long, env = "PREPULL_FEATURE_GATES", default_value = "")]
     pub feature_gates: String,
 
+    /// Do not run the job scheduler in this process (it serves the API only; ImagePullJobs
+    /// then make no progress unless another process schedules them).
+    #[arg(long, env = "PREPULL_DISABLE_SCHEDULER")]
+    pub disable_scheduler: bool,
+
+    /// Seconds between the pulls a `completionPolicy.type: Never` job repeats on each node.
+    #[arg(long, env = "PREPULL_SCHEDULER_REPULL_PERIOD_SECONDS", default_value_t = 24 * 60 * 60)]
+    pub scheduler_repull_period_seconds: u64,
+
+    /// Seconds a node agent has to acknowledge a task before the scheduler fails it ("node has
+    /// not responded for a long time").
+    #[arg(long, env = "PREPULL_SCHEDULER_ACK_TIMEOUT_SECONDS", default_value_t = 10 * 60)]
+    pub scheduler_ack_timeout_seconds: u64,
+
     /// HTTP/2 concurrent streams per connection. kube-apiserver multiplexes every proxied
     /// request, watches included, over very few connections: keep this far above 200.
     #[arg(long, env = "PREPULL_HTTP2_MAX_STREAMS", default_value_t = 1000)]

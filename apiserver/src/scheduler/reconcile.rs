@@ -1,0 +1,442 @@
+//! The ImagePullJob reconciler: one pass over one job, from the cache, writing through the
+//! registry. A pass is idempotent: it reads how the job's tasks stand on its target nodes,
+//! hands out new tasks up to `parallelism`, writes the status when it changed, and schedules
+//! the next time-driven pass (deadline, TTL). A job that is gone (or being deleted) is removed
+//! from every NodeImage tag it owns.
+
+use http::StatusCode;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use prepull_api::defaults::DEFAULT_PARALLELISM;
+use prepull_api::job_template::CompletionPolicyType;
+use prepull_api::reference::ImageReference;
+use prepull_api::{ApiVersion, ImagePullJob, Kind};
+use tokio::time::{Duration, Instant};
+
+use super::cache::JobKey;
+use super::job_status::{self, Ending, Progress};
+use super::node_task::{self, TaskState, task_for};
+use super::node_update::update_node;
+use super::stale_tasks::{self, Verdict};
+use super::targets::target_nodes;
+use super::{Context, Work};
+use crate::http::status::ApiError;
+use crate::registry::{DeleteParams, Patch, Preconditions, Subresource};
+
+/// Reconciles the job `key`.
+pub async fn reconcile(ctx: &Context, key: &JobKey) -> Result<(), ApiError> {
+    let job = ctx.cache().job(key);
+    match job {
+        Some(job) if job.object.metadata.deletion_timestamp.is_none() => {
+            let uid = job.object.metadata.uid.clone().unwrap_or_default();
+            // Tags still owned by an earlier job of the same name go.
+            remove_from_nodes(ctx, key, Some(&uid)).await?;
+            sync(ctx, key, &job.object).await
+        }
+        _ => remove_from_nodes(ctx, key, None).await,
+    }
+}
+
+/// Removes the job `key` (except the live one with `keep_uid`) from every tag it owns.
+async fn remove_from_nodes(
+    ctx: &Context,
+    key: &JobKey,
+    keep_uid: Option<&str>,
+) -> Result<(), ApiError> {
+    let nodes = ctx.cache().nodes_owned_by(key);
+    for node in nodes {
+        update_node(ctx, &node, Subresource::Main, |image| {
+            node_task::remove_owner(image, key, keep_uid)
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), ApiError> {
+    let previous = job.status.clone().unwrap_or_default();
+    let now = ctx.clock.now();
+    let now_time = Time(now);
+    let template = &job.spec.template;
+    if previous.completion_time.is_some() {
+        return expire(ctx, key, job, now).await;
+    }
+    let generation = job.metadata.generation;
+    if template.pod_selector.is_some() && !ctx.nodes.supports_pod_selector() {
+        let status = job_status::pod_selector_unsupported(&previous, generation, &now_time);
+        return write_status(ctx, key, job, status).await;
+    }
+    let reference = match ImageReference::parse(&job.spec.image) {
+        Ok(reference) => reference,
+        Err(err) => {
+            tracing::warn!(job = %key, %err, "scheduler: job image does not parse");
+            return Ok(());
+        }
+    };
+    let (image, tag) = reference.name_and_tag();
+    let uid = job.metadata.uid.clone().unwrap_or_default();
+    let targets = target_nodes(template, &ctx.nodes.nodes());
+    // A selector that changed while the job runs: nodes it no longer targets lose the task.
+    let dropped: Vec<String> = ctx
+        .cache()
+        .nodes_owned_by(key)
+        .into_iter()
+        .filter(|node| !targets.contains(node))
+        .collect();
+    for node in dropped {
+        update_node(ctx, &node, Subresource::Main, |image| {
+            node_task::remove_job(image, &uid)
+        })
+        .await?;
+    }
+    let start_time = previous
+        .start_time
+        .clone()
+        .unwrap_or_else(|| now_time.clone());
+    let never = template.completion_policy.type_ == Some(CompletionPolicyType::Never);
+    let deadline = template
+        .completion_policy
+        .active_deadline_seconds
+        .filter(|_| !never)
+        .map(|seconds| start_time.0 + SignedDuration::from_secs(seconds));
+    let deadline_passed = deadline.is_some_and(|d| now >= d);
+
+    let mut progress = Progress {
+        desired: targets.len(),
+        ..Progress::default()
+    };
+    let mut unassigned = Vec::new();
+    let mut running = Vec::new();
+    let mut finished = Vec::new();
+    {
+        let cache = ctx.cache();
+        for name in &targets {
+            let state = cache.node(name).map_or(TaskState::Unassigned, |node| {
+                node_task::task_state(&node.object, &image, &tag, &uid)
+            });
+            match state {
+                TaskState::Unassigned => unassigned.push(name.clone()),
+                TaskState::Running => {
+                    progress.active += 1;
+                    running.push(name.clone());
+                }
+                TaskState::Succeeded => {
+                    progress.succeeded += 1;
+                    finished.push(name.clone());
+                }
+                TaskState::Failed(_) => {
+                    progress.failed_nodes.insert(name.clone());
+                    finished.push(name.clone());
+                }
+            }
+        }
+    }
+
+    let mut recheck: Option<Duration> = None;
+    let ending = if deadline_passed {
+        progress.failed_nodes.extend(unassigned.drain(..));
+        progress.failed_nodes.extend(running.drain(..));
+        progress.active = 0;
+        Ending::DeadlineExceeded
+    } else {
+        let stale = fail_stale_tasks(ctx, &running, &image, &tag, now).await?;
+        for name in stale.failed {
+            progress.active -= 1;
+            progress.failed_nodes.insert(name);
+        }
+        recheck = stale.recheck;
+        if never {
+            let repull = repull_due(ctx, &finished, &image, &tag, &uid, now).await?;
+            progress.active += repull.restarted;
+            progress.succeeded -= repull.restarted_succeeded;
+            for name in &repull.restarted_failed {
+                progress.failed_nodes.remove(name);
+            }
+            recheck = earliest(recheck, repull.recheck);
+        }
+        let free = parallelism(job).saturating_sub(progress.active);
+        if free > 0 && !unassigned.is_empty() {
+            let task = task_for(
+                job,
+                image.clone(),
+                tag.clone(),
+                ctx.options.tag_ttl_grace_seconds,
+            );
+            for name in unassigned.iter().take(free) {
+                let added = update_node(ctx, name, Subresource::Main, |node| {
+                    node_task::add_task(node, &task, &now_time)
+                })
+                .await?;
+                if added.is_some() {
+                    progress.active += 1;
+                }
+            }
+        }
+        if !never && progress.finished() == progress.desired {
+            Ending::AllFinished
+        } else {
+            Ending::None
+        }
+    };
+    let status = job_status::status(
+        &previous,
+        &progress,
+        ending,
+        generation,
+        &start_time,
+        &now_time,
+    );
+    write_status(ctx, key, job, status).await?;
+    if ending == Ending::None {
+        let to_deadline = deadline.map(|deadline| until(now, deadline));
+        if let Some(delay) = earliest(recheck, to_deadline) {
+            ctx.queue.add_after(Work::PullJob(key.clone()), delay);
+        }
+    } else {
+        schedule_ttl(ctx, key, job, now, now);
+    }
+    Ok(())
+}
+
+/// The earlier of two optional delays.
+fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Running tasks failed for not being acknowledged or for overrunning their deadline.
+struct Stale {
+    failed: Vec<String>,
+    /// When to look again.
+    recheck: Option<Duration>,
+}
+
+async fn fail_stale_tasks(
+    ctx: &Context,
+    running: &[String],
+    image: &str,
+    tag: &str,
+    now: Timestamp,
+) -> Result<Stale, ApiError> {
+    let mut stale = Stale {
+        failed: Vec::new(),
+        recheck: None,
+    };
+    let now_time = Time(now);
+    for name in running {
+        let Some(node) = ctx.cache().node(name).map(|c| c.object) else {
+            continue;
+        };
+        let Some(version) = stale_tasks::spec_version(&node, image, tag) else {
+            continue;
+        };
+        let task = (name.clone(), image.to_owned(), tag.to_owned(), version);
+        let since = {
+            let mut unacknowledged = ctx.unacknowledged.lock().expect("lock");
+            if stale_tasks::acknowledged(&node, image, tag) {
+                unacknowledged.remove(&task);
+                None
+            } else {
+                Some(
+                    *unacknowledged
+                        .entry(task.clone())
+                        .or_insert_with(Instant::now),
+                )
+            }
+        };
+        let verdict = stale_tasks::judge(
+            &node,
+            image,
+            tag,
+            since,
+            ctx.options.ack_timeout,
+            ctx.options.deadline_grace,
+            now,
+        );
+        match verdict {
+            Verdict::Wait(delay) => stale.recheck = earliest(stale.recheck, delay),
+            Verdict::Fail(message) => {
+                let written = update_node(ctx, name, Subresource::Status, |node| {
+                    stale_tasks::fail_tag(node, image, tag, version, message, &now_time)
+                })
+                .await?;
+                ctx.unacknowledged.lock().expect("lock").remove(&task);
+                if written.is_some() {
+                    stale.failed.push(name.clone());
+                }
+            }
+        }
+    }
+    Ok(stale)
+}
+
+/// Finished tasks of a Never job whose re-pull period has passed, started again.
+struct Repull {
+    restarted: usize,
+    restarted_succeeded: usize,
+    restarted_failed: Vec<String>,
+    recheck: Option<Duration>,
+}
+
+async fn repull_due(
+    ctx: &Context,
+    finished: &[String],
+    image: &str,
+    tag: &str,
+    uid: &str,
+    now: Timestamp,
+) -> Result<Repull, ApiError> {
+    let mut repull = Repull {
+        restarted: 0,
+        restarted_succeeded: 0,
+        restarted_failed: Vec::new(),
+        recheck: None,
+    };
+    let period = SignedDuration::try_from(ctx.options.repull_period).unwrap_or(SignedDuration::MAX);
+    for name in finished {
+        let Some(node) = ctx.cache().node(name).map(|c| c.object) else {
+            continue;
+        };
+        let state = node_task::task_state(&node, image, tag, uid);
+        let Some(done_at) = node_task::finished_at(&node, image, tag) else {
+            continue;
+        };
+        let due = done_at + period;
+        if now < due {
+            repull.recheck = earliest(repull.recheck, Some(until(now, due)));
+            continue;
+        }
+        let Some(version) = stale_tasks::spec_version(&node, image, tag) else {
+            continue;
+        };
+        let written = update_node(ctx, name, Subresource::Main, |node| {
+            node_task::bump_version(node, image, tag, version)
+        })
+        .await?;
+        if written.is_some() {
+            repull.restarted += 1;
+            match state {
+                TaskState::Succeeded => repull.restarted_succeeded += 1,
+                _ => repull.restarted_failed.push(name.clone()),
+            }
+        }
+    }
+    Ok(repull)
+}
+
+/// A finished job: deleted once its `ttlSecondsAfterFinished` has passed, else queued for then.
+async fn expire(
+    ctx: &Context,
+    key: &JobKey,
+    job: &ImagePullJob,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let Some(ttl) = job
+        .spec
+        .template
+        .completion_policy
+        .ttl_seconds_after_finished
+    else {
+        return Ok(());
+    };
+    let finished = job
+        .status
+        .as_ref()
+        .and_then(|s| s.completion_time.as_ref())
+        .map_or(now, |t| t.0);
+    let expiry = finished + SignedDuration::from_secs(ttl.into());
+    if now < expiry {
+        ctx.queue
+            .add_after(Work::PullJob(key.clone()), until(now, expiry));
+        return Ok(());
+    }
+    let params = DeleteParams {
+        preconditions: Preconditions {
+            uid: job.metadata.uid.clone(),
+            resource_version: None,
+        },
+        ..DeleteParams::default()
+    };
+    match ctx
+        .registry
+        .store(Kind::ImagePullJob)
+        .delete(Some(&key.namespace), &key.name, &params)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(err) if err.code == StatusCode::NOT_FOUND || err.code == StatusCode::CONFLICT => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+fn schedule_ttl(
+    ctx: &Context,
+    key: &JobKey,
+    job: &ImagePullJob,
+    finished: Timestamp,
+    now: Timestamp,
+) {
+    if let Some(ttl) = job
+        .spec
+        .template
+        .completion_policy
+        .ttl_seconds_after_finished
+    {
+        let expiry = finished + SignedDuration::from_secs(ttl.into());
+        ctx.queue
+            .add_after(Work::PullJob(key.clone()), until(now, expiry));
+    }
+}
+
+fn until(now: Timestamp, then: Timestamp) -> Duration {
+    // A little past the instant, so the pass that runs then sees it has passed.
+    Duration::try_from(then.duration_since(now)).unwrap_or_default() + Duration::from_millis(10)
+}
+
+/// Writes `status` through `/status` unless it is what the job already has.
+async fn write_status(
+    ctx: &Context,
+    key: &JobKey,
+    job: &ImagePullJob,
+    status: prepull_api::ImagePullJobStatus,
+) -> Result<(), ApiError> {
+    if job.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    let value = serde_json::to_value(&status).expect("statuses serialize");
+    let patch = serde_json::json!([{"op": "add", "path": "/status", "value": value}]);
+    let written = ctx
+        .registry
+        .store(Kind::ImagePullJob)
+        .patch(
+            Some(&key.namespace),
+            &key.name,
+            &Patch::Json(serde_json::to_vec(&patch).expect("JSON").into()),
+            ApiVersion::PREFERRED,
+            Subresource::Status,
+            &ctx.write_params,
+        )
+        .await;
+    match written {
+        Ok(written) => {
+            ctx.cache().put_job(&written.object);
+            Ok(())
+        }
+        Err(err) if err.code == StatusCode::NOT_FOUND => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// `spec.parallelism` as a count (strings holding a number count; anything else is the
+/// default).
+fn parallelism(job: &ImagePullJob) -> usize {
+    let value = match &job.spec.template.parallelism {
+        Some(IntOrString::Int(n)) => *n,
+        Some(IntOrString::String(s)) => s.trim().parse().unwrap_or(DEFAULT_PARALLELISM),
+        None => DEFAULT_PARALLELISM,
+    };
+    usize::try_from(value).unwrap_or(0)
+}
