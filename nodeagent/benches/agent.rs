@@ -1,8 +1,8 @@
-//! Benchmark (ignored by default; run with
-//! `cargo test -p prepull-nodeagent --release --test benchmark -- --ignored --nocapture`):
-//! the agent binary's resident memory idle and after 50 pulls, and how many status writes those
-//! 50 pulls cost (coalescing), against real containerd, registry and API server.
+//! Benchmark (run with `cargo bench -p prepull-nodeagent --bench agent`): the agent binary's
+//! resident memory idle and after 50 pulls, and how many status writes those 50 pulls cost
+//! (coalescing), against real containerd, registry and API server.
 
+#[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::time::Duration;
@@ -34,9 +34,16 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark: run explicitly"]
-async fn benchmark_agent_memory_and_status_writes_for_fifty_pulls() {
+fn main() {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(agent_memory_and_status_writes_for_fifty_pulls());
+}
+
+async fn agent_memory_and_status_writes_for_fifty_pulls() {
     let server = Server::start().await;
     let registry = Registry::start(RegistryOptions::default())
         .await
