@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use crate::feature_gates::FeatureGates;
 use crate::options::Options;
 use crate::scheduler::SchedulerOptions;
 use crate::serve::{ServingConfig, server_tls_config};
@@ -20,8 +21,8 @@ pub struct Config {
     pub requests: RequestConfig,
     /// How the job scheduler runs in this process; `None` with `--disable-scheduler`.
     pub scheduler: Option<SchedulerOptions>,
-    /// `--feature-gates` as given (parsed when the server starts).
-    pub feature_gates: String,
+    /// `--feature-gates`, validated.
+    pub feature_gates: FeatureGates,
 }
 
 /// Where objects are kept.
@@ -130,7 +131,8 @@ impl Config {
                 min_request_timeout: Duration::from_secs(options.min_request_timeout_seconds),
                 bookmark_interval: Duration::from_secs(options.watch_bookmark_interval_seconds),
             },
-            feature_gates: options.feature_gates,
+            feature_gates: FeatureGates::parse(&options.feature_gates)
+                .context("--feature-gates")?,
             scheduler: (!options.disable_scheduler).then(|| SchedulerOptions {
                 repull_period: Duration::from_secs(options.scheduler_repull_period_seconds),
                 ack_timeout: Duration::from_secs(options.scheduler_ack_timeout_seconds),

@@ -56,7 +56,9 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
     let registry = Registry::new(
         storage,
         RegistryOptions {
-            feature_gates: feature_gates(&config.feature_gates)?,
+            feature_gates: FeatureGates {
+                image_pull_job_gate: config.feature_gates.image_pull_job_gate(),
+            },
             // Standalone mode has no garbage collector to remove its finalizers.
             garbage_collection: false,
             clock: Arc::new(SystemClock),
@@ -161,12 +163,4 @@ async fn open_embedded(dir: PathBuf) -> Result<EmbeddedStore> {
             }
         }
     }
-}
-
-/// The registry's view of `--feature-gates`.
-fn feature_gates(spec: &str) -> Result<FeatureGates> {
-    let gates = feature_gates::FeatureGates::parse(spec).context("--feature-gates")?;
-    Ok(FeatureGates {
-        image_pull_job_gate: gates.image_pull_job_gate(),
-    })
 }
