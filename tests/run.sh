@@ -17,11 +17,9 @@ if [ ${#need_packages[@]} -gt 0 ]; then
   apt-get install -y -qq "${need_packages[@]}" >/dev/null
 fi
 
-if [ -x tests/kube/build.sh ]; then
-  echo "==> kube-apiserver for the tests (built once, cached)"
-  PREPULL_KUBE_BIN_DIR="$(tests/kube/build.sh)"
-  export PREPULL_KUBE_BIN_DIR
-fi
+echo "==> kube-apiserver for the tests (built once, cached)"
+PREPULL_KUBE_BIN_DIR="$(tests/kube/build.sh)"
+export PREPULL_KUBE_BIN_DIR
 
 echo "==> cargo fmt --check"
 cargo fmt --all --check
