@@ -57,7 +57,6 @@ async fn agent_memory_and_status_writes_for_fifty_pulls() {
     let containerd = Containerd::start(&[registry.host_port()])
         .await
         .expect("containerd");
-    server.create_node("n1").await;
     let kubeconfig = server.node_kubeconfig("n1");
     let mut agent = tokio::process::Command::new(env!("CARGO_BIN_EXE_prepull-nodeagent"))
         .args(["--kubeconfig", kubeconfig.to_str().unwrap()])

@@ -1,16 +1,11 @@
 //! The two CRI image calls the agent makes, each with a deadline: is an image present
-//! (`ImageStatus`), and pull it (`PullImage`) with credentials and a sandbox config.
+//! (`ImageStatus`), and pull it (`PullImage`, the request built by the caller).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use prepull_cri::runtime::v1::image_service_client::ImageServiceClient;
-use prepull_cri::runtime::v1::{
-    AuthConfig, ImageSpec, ImageStatusRequest, PodSandboxConfig, PullImageRequest,
-};
+use prepull_cri::runtime::v1::{ImageSpec, ImageStatusRequest, PullImageRequest};
 use tonic::transport::Channel;
-
-use crate::docker_config::Credential;
 
 /// Deadline of an `ImageStatus` call.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,17 +29,6 @@ pub enum RuntimeError {
 #[derive(Debug, Clone)]
 pub struct ImageRuntime {
     client: ImageServiceClient<Channel>,
-}
-
-/// What a pull carries besides the image: credentials and the pod sandbox config.
-#[derive(Debug, Clone, Default)]
-pub struct PullOptions {
-    /// Credentials to send, or `None` for an anonymous pull.
-    pub credential: Option<Credential>,
-    /// Labels of the sandbox config.
-    pub labels: HashMap<String, String>,
-    /// Annotations of the sandbox config.
-    pub annotations: HashMap<String, String>,
 }
 
 impl ImageRuntime {
@@ -72,29 +56,14 @@ impl ImageRuntime {
             .filter(|id| !id.is_empty()))
     }
 
-    /// Pulls `reference` within `timeout`; returns the image id the runtime reports.
+    /// Sends `request` (see [`pull_task::pull_requests`](crate::pull_task::pull_requests))
+    /// with `timeout` as its deadline; returns the image id the runtime reports.
     pub async fn pull(
         &self,
-        reference: &str,
-        options: &PullOptions,
+        request: PullImageRequest,
         timeout: Duration,
     ) -> Result<String, RuntimeError> {
-        // containerd rejects a bare host:port server_address and drops credentials for a
-        // non-matching one: empty means "for whatever host this pull contacts".
-        let auth = options.credential.as_ref().map(|credential| AuthConfig {
-            username: credential.username.clone(),
-            password: credential.password.clone(),
-            ..AuthConfig::default()
-        });
-        let mut request = tonic::Request::new(PullImageRequest {
-            image: Some(image_spec(reference)),
-            auth,
-            sandbox_config: Some(PodSandboxConfig {
-                labels: options.labels.clone(),
-                annotations: options.annotations.clone(),
-                ..PodSandboxConfig::default()
-            }),
-        });
+        let mut request = tonic::Request::new(request);
         request.set_timeout(timeout);
         let response = self.call_with_deadline(timeout, async {
             self.client.clone().pull_image(request).await
@@ -123,7 +92,8 @@ fn is_deadline(status: &tonic::Status) -> bool {
         || (status.code() == tonic::Code::Cancelled && status.message().contains("Timeout"))
 }
 
-fn image_spec(reference: &str) -> ImageSpec {
+/// The CRI image spec naming `reference`.
+pub fn image_spec(reference: &str) -> ImageSpec {
     ImageSpec {
         image: reference.to_owned(),
         ..ImageSpec::default()

@@ -58,8 +58,9 @@ pub async fn run_until(
     let client = kube::Client::try_from(config.kube)?;
     let api: Api<NodeImage> = Api::all(client);
     let node = config.node_name;
-    // Not fatal: the NodeImage may be created by someone else (cluster mode, or an admin when
-    // the node identity may not create it); the watch picks it up when it appears.
+    // The node identity creates its own NodeImage. A failure (API server down, a cluster-mode
+    // authorizer that does not let nodes create) is not fatal: the NodeImage may be created by
+    // someone else, and the watch picks it up (and registers again) when it appears.
     if let Err(err) = registration::ensure_registered(&api, &node, &config.node_labels).await {
         tracing::warn!(%err, "cannot register the NodeImage yet; waiting for it to exist");
     }

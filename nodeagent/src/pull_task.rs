@@ -10,11 +10,12 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use prepull_api::job_template::ImagePullPolicy;
 use prepull_api::node_image::{ImagePullPhase, ImageSpec, ImageTagSpec};
+use prepull_cri::runtime::v1::{AuthConfig, PodSandboxConfig, PullImageRequest};
 use tokio::sync::Semaphore;
 
 use crate::credential_provider::CredentialProviders;
 use crate::docker_config::{Credential, DockerConfig};
-use crate::image_runtime::{ImageRuntime, PullOptions, RuntimeError};
+use crate::image_runtime::{ImageRuntime, RuntimeError, image_spec};
 use crate::task_table::{NewTask, TaskKey, TaskTable};
 
 /// The annotation naming who pulls, added to every PullImage's sandbox config.
@@ -194,36 +195,51 @@ async fn attempts(context: &PullContext, spec: &TaskSpec) -> Result<String, Stri
     }
 }
 
-/// One attempt: each matching credential in turn, anonymous only when none matched.
+/// One attempt: the requests of [`pull_requests`] in turn until one succeeds.
 async fn pull_once(
     context: &PullContext,
     spec: &TaskSpec,
     credentials: &[Credential],
 ) -> Result<String, RuntimeError> {
-    let mut options = PullOptions {
-        credential: None,
-        labels: spec.labels.clone(),
-        annotations: spec.annotations.clone(),
-    };
-    if credentials.is_empty() {
-        return context
-            .runtime
-            .pull(&spec.reference, &options, spec.timeout)
-            .await;
-    }
     let mut last_error = None;
-    for credential in credentials {
-        options.credential = Some(credential.clone());
-        match context
-            .runtime
-            .pull(&spec.reference, &options, spec.timeout)
-            .await
-        {
+    for request in pull_requests(spec, credentials) {
+        match context.runtime.pull(request, spec.timeout).await {
             Ok(id) => return Ok(id),
             Err(err) => last_error = Some(err),
         }
     }
-    Err(last_error.expect("at least one credential was tried"))
+    Err(last_error.expect("pull_requests returns at least one request"))
+}
+
+/// The PullImage requests of one attempt at `spec`: one per credential in `credentials` (those
+/// matching the image, in the order to try), or a single anonymous one when there are none.
+/// Each carries the sandbox config's labels and annotations (with [`PULLING_IMAGE_BY`]).
+///
+/// `server_address` stays empty: containerd rejects a bare `host:port` there and drops
+/// credentials whose address does not match, while empty means "the host this pull contacts".
+pub fn pull_requests(spec: &TaskSpec, credentials: &[Credential]) -> Vec<PullImageRequest> {
+    let request = |auth: Option<AuthConfig>| PullImageRequest {
+        image: Some(image_spec(&spec.reference)),
+        auth,
+        sandbox_config: Some(PodSandboxConfig {
+            labels: spec.labels.clone(),
+            annotations: spec.annotations.clone(),
+            ..PodSandboxConfig::default()
+        }),
+    };
+    if credentials.is_empty() {
+        return vec![request(None)];
+    }
+    credentials
+        .iter()
+        .map(|credential| {
+            request(Some(AuthConfig {
+                username: credential.username.clone(),
+                password: credential.password.clone(),
+                ..AuthConfig::default()
+            }))
+        })
+        .collect()
 }
 
 /// Now, to the second (status times are RFC 3339 with seconds).
@@ -257,5 +273,109 @@ mod tests {
         assert_eq!(spec.backoff_limit, DEFAULT_BACKOFF_LIMIT);
         assert!(!spec.always);
         assert_eq!(spec.annotations[PULLING_IMAGE_BY], AGENT_NAME);
+    }
+
+    /// The task for `tag` of `image` whose spec is `image_spec` (JSON, as in a NodeImage).
+    fn task(image: &str, image_spec: serde_json::Value, tag: &str) -> TaskSpec {
+        let image_spec: ImageSpec = serde_json::from_value(image_spec).expect("an image spec");
+        let tag = ImageTagSpec {
+            tag: tag.into(),
+            ..ImageTagSpec::default()
+        };
+        TaskSpec::new(image, &image_spec, &tag)
+    }
+
+    fn docker_config() -> DockerConfig {
+        DockerConfig::parse(
+            r#"{"auths": {"https://reg.example:5000/team/app": {"username": "bob", "password": "pw"}}}"#,
+        )
+        .expect("a docker config")
+    }
+
+    #[test]
+    fn a_pull_request_carries_the_sandbox_labels_annotations_and_the_agent_annotation() {
+        let spec = task(
+            "reg.example:5000/team/app",
+            serde_json::json!({
+                "sandboxConfig": {"labels": {"team": "a"}, "annotations": {"note": "x"}},
+                "tags": [],
+            }),
+            "v1",
+        );
+        let [request] = pull_requests(&spec, &[]).try_into().expect("one request");
+        assert_eq!(
+            request.image.expect("an image").image,
+            "reg.example:5000/team/app:v1"
+        );
+        let sandbox = request.sandbox_config.expect("a sandbox config");
+        assert_eq!(sandbox.labels, HashMap::from([("team".into(), "a".into())]));
+        assert_eq!(
+            sandbox.annotations,
+            HashMap::from([
+                ("note".into(), "x".into()),
+                (PULLING_IMAGE_BY.into(), AGENT_NAME.into()),
+            ])
+        );
+        assert_eq!(PULLING_IMAGE_BY, "apps.kruise.io/pulling-image-by");
+        assert!(request.auth.is_none());
+    }
+
+    #[test]
+    fn a_matching_credential_is_sent_with_an_empty_server_address() {
+        let image = "reg.example:5000/team/app";
+        let spec = task(image, serde_json::json!({"tags": []}), "v1");
+        let credentials = docker_config().matching(image);
+        let [request] = pull_requests(&spec, &credentials)
+            .try_into()
+            .expect("one request per credential");
+        let auth = request.auth.expect("credentials sent");
+        assert_eq!(
+            (auth.username.as_str(), auth.password.as_str()),
+            ("bob", "pw")
+        );
+        assert_eq!(auth.server_address, "");
+    }
+
+    #[test]
+    fn a_credential_for_one_repository_path_is_not_sent_for_another() {
+        let image = "reg.example:5000/team/hangs";
+        let spec = task(image, serde_json::json!({"tags": []}), "v1");
+        let credentials = docker_config().matching(image);
+        assert!(credentials.is_empty(), "{credentials:?}");
+        let [request] = pull_requests(&spec, &credentials)
+            .try_into()
+            .expect("one anonymous request");
+        assert!(request.auth.is_none(), "{request:?}");
+    }
+
+    #[test]
+    fn each_matching_credential_gets_its_own_request_in_order() {
+        let spec = task("reg:5000/app", serde_json::json!({"tags": []}), "v1");
+        let credentials = [
+            Credential {
+                username: "first".into(),
+                password: "1".into(),
+            },
+            Credential {
+                username: "second".into(),
+                password: "2".into(),
+            },
+        ];
+        let users: Vec<String> = pull_requests(&spec, &credentials)
+            .into_iter()
+            .map(|r| r.auth.expect("credentials sent").username)
+            .collect();
+        assert_eq!(users, ["first", "second"]);
+    }
+
+    #[test]
+    fn a_digest_tag_is_pulled_by_digest() {
+        let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let spec = task("reg:5000/app", serde_json::json!({"tags": []}), digest);
+        let [request] = pull_requests(&spec, &[]).try_into().expect("one request");
+        assert_eq!(
+            request.image.expect("an image").image,
+            format!("reg:5000/app@{digest}")
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use prepull_api::node_image::ImagePullPhase;
 use prepull_testbed::{Containerd, Registry, RegistryOptions};
 use serde_json::json;
-use support::{Agent, Server, wait_for_phase};
+use support::{Agent, Server, wait_for_phase, wait_registered};
 
 const PULL_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -72,7 +72,6 @@ providers:
     )
     .expect("write provider config");
 
-    server.create_node("n1").await;
     let kubeconfig = server.node_kubeconfig("n1");
     let _agent = Agent::start(&[
         "--kubeconfig",
@@ -88,6 +87,7 @@ providers:
     ])
     .await;
     let admin = server.admin().await;
+    wait_registered(&admin, "n1").await;
     let image = v1.reference.rsplit_once(':').unwrap().0.to_owned();
     server.add_tag("n1", &image, "v1", json!({})).await;
     let status = wait_for_phase(

@@ -6,12 +6,13 @@ mod support;
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::api::{Patch, PatchParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use prepull_api::node_image::ImagePullPhase;
+use prepull_api::{NodeImage, NodeImageSpec};
 use prepull_testbed::{Containerd, HangingRegistry, Registry, RegistryOptions};
 use serde_json::json;
-use support::{Agent, Server, api_for, tag_status, wait_for_phase};
+use support::{Agent, Server, api_for, tag_status, wait_for_phase, wait_registered};
 
 const PULL_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -34,13 +35,13 @@ async fn six_tasks_with_two_slots_never_have_more_than_two_pulling_and_each_atte
     let containerd = Containerd::start(&[hanging.host_port()])
         .await
         .expect("containerd");
-    server.create_node("n1").await;
     let kubeconfig = server.node_kubeconfig("n1");
     let endpoint = containerd.endpoint();
     let mut args = agent_args(kubeconfig.to_str().unwrap(), "n1", &endpoint);
     args.extend(["--max-concurrent-pulls", "2"]);
     let _agent = Agent::start(&args).await;
     let admin = server.admin().await;
+    wait_registered(&admin, "n1").await;
 
     let image = format!("{}/team/slow", hanging.host_port());
     let tags: Vec<_> = (1..=6)
@@ -121,6 +122,55 @@ async fn six_tasks_with_two_slots_never_have_more_than_two_pulling_and_each_atte
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_deadline_seconds_ends_a_pull_the_registry_never_answers() {
+    let server = Server::start().await;
+    let hanging = HangingRegistry::start().await.expect("hanging registry");
+    let containerd = Containerd::start(&[hanging.host_port()])
+        .await
+        .expect("containerd");
+    let kubeconfig = server.node_kubeconfig("n1");
+    let endpoint = containerd.endpoint();
+    let _agent = Agent::start(&agent_args(kubeconfig.to_str().unwrap(), "n1", &endpoint)).await;
+    let admin = server.admin().await;
+    wait_registered(&admin, "n1").await;
+
+    // One attempt could hang for timeoutSeconds (600 s); the whole pull is bounded by 3 s.
+    let image = format!("{}/team/hangs", hanging.host_port());
+    server
+        .add_tag(
+            "n1",
+            &image,
+            "v1",
+            json!({"pullPolicy": {"ttlSecondsAfterFinished": 300, "timeoutSeconds": 600,
+                                  "activeDeadlineSeconds": 3}}),
+        )
+        .await;
+    let ended = wait_for_phase(
+        &admin,
+        "n1",
+        &image,
+        "v1",
+        ImagePullPhase::Failed,
+        PULL_TIMEOUT,
+    )
+    .await;
+    assert!(
+        ended.message.contains("activeDeadlineSeconds (3s)"),
+        "{}",
+        ended.message
+    );
+    let (Some(start), Some(end)) = (&ended.start_time, &ended.completion_time) else {
+        panic!("times missing: {ended:?}");
+    };
+    let took = end.0.as_second() - start.0.as_second();
+    assert!((2..=30).contains(&took), "the pull took {took}s: {ended:?}");
+    assert!(
+        hanging.connections_accepted() >= 1,
+        "containerd never contacted the registry"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_a_tag_mid_pull_cancels_it_and_frees_its_slot() {
     let server = Server::start().await;
     let hanging = HangingRegistry::start().await.expect("hanging registry");
@@ -134,13 +184,13 @@ async fn removing_a_tag_mid_pull_cancels_it_and_frees_its_slot() {
     let containerd = Containerd::start(&[hanging.host_port(), registry.host_port()])
         .await
         .expect("containerd");
-    server.create_node("n1").await;
     let kubeconfig = server.node_kubeconfig("n1");
     let endpoint = containerd.endpoint();
     let mut args = agent_args(kubeconfig.to_str().unwrap(), "n1", &endpoint);
     args.extend(["--max-concurrent-pulls", "1"]);
     let _agent = Agent::start(&args).await;
     let admin = server.admin().await;
+    wait_registered(&admin, "n1").await;
 
     let slow = format!("{}/team/slow", hanging.host_port());
     server
@@ -204,12 +254,12 @@ async fn a_restarted_agent_adopts_finished_tasks_instead_of_pulling_again() {
     let containerd = Containerd::start(&[registry.host_port()])
         .await
         .expect("containerd");
-    server.create_node("n1").await;
     let kubeconfig = server.node_kubeconfig("n1");
     let endpoint = containerd.endpoint();
     let args = agent_args(kubeconfig.to_str().unwrap(), "n1", &endpoint);
     let agent = Agent::start(&args).await;
     let admin = server.admin().await;
+    wait_registered(&admin, "n1").await;
     let image = pushed.reference.rsplit_once(':').unwrap().0.to_owned();
     server
         .add_tag("n1", &image, "v1", json!({"imagePullPolicy": "Always"}))
@@ -256,11 +306,25 @@ async fn a_restarted_agent_adopts_finished_tasks_instead_of_pulling_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_identity_cannot_read_or_patch_another_nodes_nodeimage() {
+async fn a_node_identity_creates_only_its_own_nodeimage_and_cannot_read_or_patch_another_nodes() {
     let server = Server::start().await;
-    server.create_node("a").await;
-    server.create_node("b").await;
     let as_a = api_for(&server.node_kubeconfig("a")).await;
+    let as_b = api_for(&server.node_kubeconfig("b")).await;
+    let empty = |name: &str| NodeImage::new(name, NodeImageSpec::default());
+    as_a.create(&PostParams::default(), &empty("a"))
+        .await
+        .expect("a creates its own NodeImage");
+    let create = as_a
+        .create(&PostParams::default(), &empty("b"))
+        .await
+        .expect_err("a creates b's NodeImage");
+    assert!(
+        matches!(&create, kube::Error::Api(s) if s.code == 403 && s.message.contains("may only create its own NodeImage")),
+        "{create}"
+    );
+    as_b.create(&PostParams::default(), &empty("b"))
+        .await
+        .expect("b creates its own NodeImage");
     as_a.get("a").await.expect("a reads its own NodeImage");
     let read = as_a.get("b").await.expect_err("a reads b");
     assert!(

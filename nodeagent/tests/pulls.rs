@@ -44,7 +44,6 @@ async fn a_tag_patched_in_with_kubectl_is_pulled_and_reported_succeeded_with_its
     let containerd = Containerd::start(&[registry.host_port()])
         .await
         .expect("containerd");
-    server.create_node("n1").await;
     let kubeconfig = server.node_kubeconfig("n1");
     let agent = Agent::start(&[
         "--kubeconfig",
@@ -140,7 +139,6 @@ async fn if_not_present_succeeds_without_the_registry_when_the_image_is_there() 
         .await
         .expect("pre-pull");
     registry.stop().await.expect("stop the registry");
-    server.create_node("n1").await;
     let kubeconfig = server.node_kubeconfig("n1");
     let _agent = Agent::start(&[
         "--kubeconfig",
@@ -207,7 +205,6 @@ async fn a_missing_tag_fails_after_backoff_limit_plus_one_attempts_with_the_runt
     let containerd = Containerd::start(&[registry.host_port()])
         .await
         .expect("containerd");
-    server.create_node("n1").await;
     let kubeconfig = server.node_kubeconfig("n1");
     let _agent = Agent::start(&[
         "--kubeconfig",
@@ -265,7 +262,6 @@ async fn a_private_registry_needs_the_docker_config_credentials() {
     let image = repository(&pushed.reference);
     let admin = server.admin().await;
 
-    server.create_node("anon").await;
     let anonymous_kubeconfig = server.node_kubeconfig("anon");
     let _anonymous = Agent::start(&[
         "--kubeconfig",
@@ -303,7 +299,6 @@ async fn a_private_registry_needs_the_docker_config_credentials() {
             .to_string(),
     )
     .expect("write config.json");
-    server.create_node("n1").await;
     let kubeconfig = server.node_kubeconfig("n1");
     let _agent = Agent::start(&[
         "--kubeconfig",
@@ -343,7 +338,6 @@ async fn a_digest_reference_is_pulled() {
     let containerd = Containerd::start(&[registry.host_port()])
         .await
         .expect("containerd");
-    server.create_node("n1").await;
     let kubeconfig = server.node_kubeconfig("n1");
     let _agent = Agent::start(&[
         "--kubeconfig",

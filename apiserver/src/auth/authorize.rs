@@ -32,8 +32,10 @@ pub const NODES_GROUP: &str = "system:nodes";
 pub const NODE_USER_PREFIX: &str = "system:node:";
 
 /// Standalone rules: `system:masters` may do everything; authenticated users may read
-/// discovery and OpenAPI; a node (`system:node:<name>` in `system:nodes`) may register, read,
-/// watch and update only its own NodeImage; everything else is refused.
+/// discovery and OpenAPI; a node (`system:node:<name>` in `system:nodes`) may read, watch and
+/// update only its own NodeImage, and create NodeImages (a POST names no object:
+/// [`node_restriction`](super::node_restriction) admits only the node's own); everything else is
+/// refused.
 #[derive(Clone, Debug, Default)]
 pub struct StandaloneAuthorizer;
 
@@ -65,17 +67,25 @@ impl Authorizer for StandaloneAuthorizer {
     }
 }
 
+/// The node name of a node identity (`system:node:<name>` in `system:nodes`); `None` for
+/// everyone else.
+pub fn node_name(user: &UserInfo) -> Option<&str> {
+    user.name
+        .strip_prefix(NODE_USER_PREFIX)
+        .filter(|name| !name.is_empty() && user.in_group(NODES_GROUP))
+}
+
 fn node_may(user: &UserInfo, r: &ResourceRequest) -> bool {
-    let Some(node) = user.name.strip_prefix(NODE_USER_PREFIX) else {
+    let Some(node) = node_name(user) else {
         return false;
     };
-    user.in_group(NODES_GROUP)
-        && r.resource == "nodeimages"
-        && r.name == node
-        && matches!(
-            r.verb,
-            "get" | "list" | "watch" | "create" | "update" | "patch"
-        )
+    if r.resource != "nodeimages" {
+        return false;
+    }
+    // A create names no object in the URL; NodeRestriction checks the body's name.
+    let registers = r.verb == "create" && r.name.is_empty() && r.subresource.is_empty();
+    let own = r.name == node && matches!(r.verb, "get" | "list" | "watch" | "update" | "patch");
+    registers || own
 }
 
 /// kube-apiserver's 403 text for a refused request.
@@ -179,6 +189,43 @@ mod tests {
         ));
         assert!(matches!(
             authz.authorize(&node("n1"), &all).await,
+            Decision::Deny(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_node_may_create_nodeimages_but_no_other_write_without_its_name() {
+        let authz = StandaloneAuthorizer;
+        let create = info(
+            Method::POST,
+            "/apis/apps.kruise.io/v1alpha1/nodeimages",
+            None,
+        );
+        let delete_all = info(
+            Method::DELETE,
+            "/apis/apps.kruise.io/v1alpha1/nodeimages",
+            None,
+        );
+        let create_job = info(
+            Method::POST,
+            "/apis/apps.kruise.io/v1alpha1/namespaces/n1/imagepulljobs",
+            None,
+        );
+        let delete_own = info(
+            Method::DELETE,
+            "/apis/apps.kruise.io/v1alpha1/nodeimages/n1",
+            None,
+        );
+        assert_eq!(authz.authorize(&node("n1"), &create).await, Decision::Allow);
+        for refused in [&delete_all, &create_job, &delete_own] {
+            assert!(matches!(
+                authz.authorize(&node("n1"), refused).await,
+                Decision::Deny(_)
+            ));
+        }
+        let not_a_node = UserInfo::authenticated("system:node:n1".into(), vec![]);
+        assert!(matches!(
+            authz.authorize(&not_a_node, &create).await,
             Decision::Deny(_)
         ));
     }

@@ -153,6 +153,17 @@ impl ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "Forbidden", message)
     }
 
+    /// 403 about one object, as kube-apiserver's `NewForbidden`:
+    /// `nodeimages.apps.kruise.io "n2" is forbidden: <reason>`.
+    pub fn forbidden_object(subject: &Subject, reason: &str) -> ApiError {
+        let message = format!(
+            "{} {:?} is forbidden: {reason}",
+            subject.qualified_resource(),
+            subject.name
+        );
+        ApiError::new(StatusCode::FORBIDDEN, "Forbidden", message).about(subject)
+    }
+
     /// 405 for a method the path does not serve, with kube-apiserver's generic text.
     pub fn method_not_allowed() -> ApiError {
         ApiError::new(

@@ -28,6 +28,21 @@ impl ResourceStore {
         version: ApiVersion,
         params: &WriteParams,
     ) -> Result<Written, ApiError> {
+        self.create_checked(namespace, body, version, params, |_| Ok(()))
+            .await
+    }
+
+    /// [`create`](Self::create), with `check` run on the admitted object's name before anything
+    /// is stored (the requester-dependent admission, such as
+    /// [`node_restriction`](crate::auth::node_restriction)); its error is returned as it is.
+    pub async fn create_checked(
+        &self,
+        namespace: Option<&str>,
+        body: Body,
+        version: ApiVersion,
+        params: &WriteParams,
+        check: impl Fn(&str) -> Result<(), ApiError>,
+    ) -> Result<Written, ApiError> {
         self.check_writable()?;
         let namespace = self.scope(namespace);
         let manager = params.manager();
@@ -46,6 +61,7 @@ impl ResourceStore {
                 now: &now,
             };
             let admitted = self.admission.admit_create(&request)?;
+            check(&admitted.name)?;
             let key = self.key(namespace, &admitted.name);
             match self.store_new(&key, admitted.object, params.dry_run).await {
                 Ok(object) => {

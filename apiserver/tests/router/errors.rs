@@ -410,3 +410,29 @@ async fn unsupported_option_values_are_422_on_the_options_kind() {
         "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"
     );
 }
+
+#[tokio::test]
+async fn a_node_creates_its_own_nodeimage_but_not_another_nodes() {
+    let server = Server::start();
+    let n1 = UserInfo::authenticated("system:node:n1".into(), vec!["system:nodes".into()]);
+    let post = |name: &str| request(Method::POST, NODES, None, &node(name).to_string());
+
+    let own = server.send_as(n1.clone(), post("n1")).await;
+    assert_eq!(own.status.as_u16(), 201, "{}", own.text());
+    assert_eq!(own.json()["metadata"]["name"], "n1");
+
+    let status = server
+        .send_as(n1, post("n2"))
+        .await
+        .expect_status(403, "Forbidden");
+    assert_eq!(
+        status["message"],
+        r#"nodeimages.apps.kruise.io "n2" is forbidden: node "n1" may only create its own NodeImage"#
+    );
+    assert_eq!(status["details"]["name"], "n2");
+    // Nothing was stored for n2.
+    server
+        .get(&format!("{NODES}/n2"))
+        .await
+        .expect_status(404, "NotFound");
+}

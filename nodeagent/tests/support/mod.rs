@@ -102,16 +102,6 @@ impl Server {
         api_for(&self.admin_kubeconfig()).await
     }
 
-    /// Creates an empty NodeImage `node` as the admin (the node identity may not create it).
-    pub async fn create_node(&self, node: &str) {
-        let object = NodeImage::new(node, prepull_api::NodeImageSpec::default());
-        self.admin()
-            .await
-            .create(&Default::default(), &object)
-            .await
-            .expect("create the NodeImage");
-    }
-
     /// A temp dir path for files a test writes (removed with the server).
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)

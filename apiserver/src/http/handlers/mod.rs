@@ -23,6 +23,7 @@ use super::query::{IncludeObject, Query};
 use super::request_info::{RequestInfo, ResourceRequest};
 use super::state::AppState;
 use super::status::ApiError;
+use crate::auth::UserInfo;
 use crate::registry::{ResourceStore, Subresource};
 use respond::Presenter;
 
@@ -100,6 +101,8 @@ pub struct Call {
     pub query: Query,
     pub headers: HeaderMap,
     pub body: axum::body::Body,
+    /// The caller, as authenticated (anonymous when the chain put none there).
+    pub user: UserInfo,
 }
 
 impl Call {
@@ -139,6 +142,11 @@ pub async fn dispatch(State(state): State<AppState>, request: Request) -> Respon
         state,
         target,
         query: Query::parse(parts.uri.query()),
+        user: parts
+            .extensions
+            .get::<UserInfo>()
+            .cloned()
+            .unwrap_or_else(UserInfo::anonymous),
         headers: parts.headers,
         body,
     };

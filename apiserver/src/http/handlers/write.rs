@@ -8,13 +8,15 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 
 use super::Call;
+use crate::auth::node_restriction;
 use crate::http::body;
 use crate::http::negotiate::Endpoint;
 use crate::http::query;
 use crate::http::status::ApiError;
 use crate::registry::Written;
 
-/// `POST .../<resource>`: 201 with the created object (also for `dryRun=All`).
+/// `POST .../<resource>`: 201 with the created object (also for `dryRun=All`). A node may
+/// create only its own NodeImage ([`node_restriction`]).
 pub async fn create(call: Call) -> Result<Response, ApiError> {
     let presenter = call.presenter(Endpoint::Object)?;
     let params = query::write_params(&call.query, "CreateOptions", call.user_agent())?;
@@ -24,7 +26,13 @@ pub async fn create(call: Call) -> Result<Response, ApiError> {
         .state
         .registry
         .store(call.target.kind)
-        .create(call.target.namespace(), body, call.target.version, &params)
+        .create_checked(
+            call.target.namespace(),
+            body,
+            call.target.version,
+            &params,
+            |name| node_restriction::check_create(&call.user, call.target.kind, name),
+        )
         .await?;
     Ok(respond(&presenter, &written))
 }
