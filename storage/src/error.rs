@@ -71,6 +71,19 @@ pub enum StorageError {
 }
 
 impl StorageError {
+    /// [`StorageError::ValueTooLarge`] when `value` exceeds [`crate::MAX_VALUE_BYTES`]: every
+    /// backend checks this before writing, so the limit does not depend on the backend.
+    pub fn check_value_size(key: &str, value: &[u8]) -> Result<(), StorageError> {
+        if value.len() > crate::MAX_VALUE_BYTES {
+            return Err(StorageError::ValueTooLarge {
+                key: key.to_string(),
+                size: value.len(),
+                limit: crate::MAX_VALUE_BYTES,
+            });
+        }
+        Ok(())
+    }
+
     /// True for errors where retrying the same call later may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(

@@ -22,9 +22,7 @@ use super::tables::{
 };
 use super::watch_stream::HistoryFollower;
 use super::writer::{NewValue, WriteOp, WriteRequest, Writer};
-use crate::{
-    KeyValue, ListOptions, ListPage, MAX_VALUE_BYTES, Revision, Storage, StorageError, WatchStream,
-};
+use crate::{KeyValue, ListOptions, ListPage, Revision, Storage, StorageError, WatchStream};
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE_NAME: &str = "prepull.redb";
@@ -187,7 +185,7 @@ impl Drop for EmbeddedStore {
 #[async_trait]
 impl Storage for EmbeddedStore {
     async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue, StorageError> {
-        check_size(key, &value)?;
+        StorageError::check_value_size(key, &value)?;
         self.submit(WriteOp::Create {
             key: key.to_string(),
             value: NewValue::sealed(value),
@@ -220,7 +218,7 @@ impl Storage for EmbeddedStore {
         value: Bytes,
         expected: Revision,
     ) -> Result<KeyValue, StorageError> {
-        check_size(key, &value)?;
+        StorageError::check_value_size(key, &value)?;
         self.submit(WriteOp::Update {
             key: key.to_string(),
             value: NewValue::sealed(value),
@@ -265,17 +263,6 @@ impl Storage for EmbeddedStore {
     async fn current_revision(&self) -> Result<Revision, StorageError> {
         Ok(*self.committed.borrow())
     }
-}
-
-fn check_size(key: &str, value: &Bytes) -> Result<(), StorageError> {
-    if value.len() > MAX_VALUE_BYTES {
-        return Err(StorageError::ValueTooLarge {
-            key: key.to_string(),
-            size: value.len(),
-            limit: MAX_VALUE_BYTES,
-        });
-    }
-    Ok(())
 }
 
 fn writer_gone() -> StorageError {

@@ -20,8 +20,7 @@ use super::config::EtcdConfig;
 use super::error_translation::{Call, deadline_exceeded, malformed, translate};
 use super::keyspace::{Keyspace, signed, unsigned};
 use crate::{
-    KeyValue, ListOptions, ListPage, MAX_VALUE_BYTES, Revision, Storage, StorageError, WatchStream,
-    envelope,
+    KeyValue, ListOptions, ListPage, Revision, Storage, StorageError, WatchStream, envelope,
 };
 
 /// Largest gRPC message the client accepts: a list of thousands of objects easily passes
@@ -173,7 +172,7 @@ impl EtcdStore {
 #[async_trait]
 impl Storage for EtcdStore {
     async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue, StorageError> {
-        check_size(key, &value)?;
+        StorageError::check_value_size(key, &value)?;
         let etcd_key = self.keyspace.etcd_key(key);
         let txn = Txn::new()
             .when([Compare::create_revision(
@@ -223,7 +222,7 @@ impl Storage for EtcdStore {
         value: Bytes,
         expected: Revision,
     ) -> Result<KeyValue, StorageError> {
-        check_size(key, &value)?;
+        StorageError::check_value_size(key, &value)?;
         let etcd_key = self.keyspace.etcd_key(key);
         let txn = Txn::new()
             .when(unchanged_since(&etcd_key, expected))
@@ -312,17 +311,6 @@ impl Storage for EtcdStore {
             .await?;
         revision_of(response.header())
     }
-}
-
-fn check_size(key: &str, value: &Bytes) -> Result<(), StorageError> {
-    if value.len() > MAX_VALUE_BYTES {
-        return Err(StorageError::ValueTooLarge {
-            key: key.to_string(),
-            size: value.len(),
-            limit: MAX_VALUE_BYTES,
-        });
-    }
-    Ok(())
 }
 
 /// The comparison "`key` exists and was last written at `expected`". etcd evaluates each
