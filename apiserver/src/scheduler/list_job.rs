@@ -16,8 +16,9 @@ use sha2::{Digest, Sha256};
 
 use super::Context;
 use super::cache::{Cached, JobKey, LIST_JOB_KIND};
+use super::status_write::patch_status;
 use crate::http::status::ApiError;
-use crate::registry::{Body, DeleteParams, Patch, Preconditions, Subresource};
+use crate::registry::{Body, DeleteParams, Preconditions};
 
 /// Label naming the template revision a child was made from.
 pub const REVISION_LABEL: &str = "controller-revision-hash";
@@ -184,28 +185,10 @@ async fn write_status(
     key: &JobKey,
     status: &ImageListPullJobStatus,
 ) -> Result<(), ApiError> {
-    let value = serde_json::to_value(status).expect("statuses serialize");
-    let patch = json!([{"op": "add", "path": "/status", "value": value}]);
-    let written = ctx
-        .registry
-        .store(Kind::ImageListPullJob)
-        .patch(
-            Some(&key.namespace),
-            &key.name,
-            &Patch::Json(serde_json::to_vec(&patch).expect("JSON").into()),
-            ApiVersion::PREFERRED,
-            Subresource::Status,
-            &ctx.write_params,
-        )
-        .await;
-    match written {
-        Ok(written) => {
-            ctx.cache().put_list(&written.object);
-            Ok(())
-        }
-        Err(err) if err.code == StatusCode::NOT_FOUND => Ok(()),
-        Err(err) => Err(err),
+    if let Some(written) = patch_status(ctx, Kind::ImageListPullJob, key, status).await? {
+        ctx.cache().put_list(&written);
     }
+    Ok(())
 }
 
 /// A short hash of the template (its JSON), as the child label's value.

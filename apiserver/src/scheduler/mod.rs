@@ -26,6 +26,7 @@ pub mod node_task;
 pub mod node_update;
 pub mod reconcile;
 pub mod stale_tasks;
+pub mod status_write;
 pub mod targets;
 pub mod work_queue;
 

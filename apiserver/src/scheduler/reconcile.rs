@@ -11,7 +11,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use prepull_api::defaults::DEFAULT_PARALLELISM;
 use prepull_api::job_template::CompletionPolicyType;
 use prepull_api::reference::ImageReference;
-use prepull_api::{ApiVersion, ImagePullJob, Kind};
+use prepull_api::{ImagePullJob, Kind};
 use tokio::time::{Duration, Instant};
 
 use super::cache::JobKey;
@@ -19,10 +19,11 @@ use super::job_status::{self, Ending, Progress};
 use super::node_task::{self, TaskState, task_for};
 use super::node_update::update_node;
 use super::stale_tasks::{self, Verdict};
+use super::status_write::patch_status;
 use super::targets::target_nodes;
 use super::{Context, Work};
 use crate::http::status::ApiError;
-use crate::registry::{DeleteParams, Patch, Preconditions, Subresource};
+use crate::registry::{DeleteParams, Preconditions, Subresource};
 
 /// Reconciles the job `key`.
 pub async fn reconcile(ctx: &Context, key: &JobKey) -> Result<(), ApiError> {
@@ -406,28 +407,10 @@ async fn write_status(
     if job.status.as_ref() == Some(&status) {
         return Ok(());
     }
-    let value = serde_json::to_value(&status).expect("statuses serialize");
-    let patch = serde_json::json!([{"op": "add", "path": "/status", "value": value}]);
-    let written = ctx
-        .registry
-        .store(Kind::ImagePullJob)
-        .patch(
-            Some(&key.namespace),
-            &key.name,
-            &Patch::Json(serde_json::to_vec(&patch).expect("JSON").into()),
-            ApiVersion::PREFERRED,
-            Subresource::Status,
-            &ctx.write_params,
-        )
-        .await;
-    match written {
-        Ok(written) => {
-            ctx.cache().put_job(&written.object);
-            Ok(())
-        }
-        Err(err) if err.code == StatusCode::NOT_FOUND => Ok(()),
-        Err(err) => Err(err),
+    if let Some(written) = patch_status(ctx, Kind::ImagePullJob, key, &status).await? {
+        ctx.cache().put_job(&written);
     }
+    Ok(())
 }
 
 /// `spec.parallelism` as a count (strings holding a number count; anything else is the
