@@ -103,6 +103,11 @@ impl Etcd {
             .is_some_and(|process| matches!(process.exit_status(), Ok(None)))
     }
 
+    /// The process id while etcd runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().and_then(ServiceProcess::pid)
+    }
+
     /// Kills etcd (SIGKILL: no graceful shutdown, like a crash) and waits for it to exit.
     /// The data dir and ports are kept for [`Etcd::start_again`]. Does nothing when stopped.
     pub async fn stop(&mut self) -> anyhow::Result<()> {

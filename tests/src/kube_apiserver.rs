@@ -183,6 +183,11 @@ impl KubeApiserver {
     pub fn is_running(&mut self) -> bool {
         matches!(self.process.exit_status(), Ok(None))
     }
+
+    /// The process id (for reading its CPU time and memory from `/proc`).
+    pub fn pid(&self) -> Option<u32> {
+        self.process.pid()
+    }
 }
 
 impl Drop for KubeApiserver {

@@ -36,6 +36,11 @@ impl ServiceProcess {
         Ok(ServiceProcess { child })
     }
 
+    /// The operating-system process id (`None` once it was reaped).
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// The exit status when the process has exited, `None` while it runs.
     pub(crate) fn exit_status(&mut self) -> anyhow::Result<Option<ExitStatus>> {
         Ok(self.child.try_wait()?)

@@ -1,8 +1,6 @@
-//! A minimal HTTPS client for the benchmark: HTTP/2 over rustls with the standalone admin's
-//! client certificate, many requests multiplexed on each connection (as kube-apiserver's
-//! aggregator does with an aggregated server).
+//! The load generator's client: HTTP/2 over rustls with a client certificate, many requests
+//! multiplexed on each connection (as kube-apiserver's aggregator and client-go do).
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,56 +11,41 @@ use hyper::Request;
 use hyper::body::Incoming;
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-/// Deadline of one non-watch request.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Deadline of one non-watch request (big lists of the CRD path take seconds).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+/// Deadline of opening a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One HTTP/2 connection to the server.
-#[derive(Clone)]
+/// One HTTP/2 connection to a server on loopback.
+#[derive(Clone, Debug)]
 pub struct Connection {
     sender: SendRequest<Full<Bytes>>,
 }
 
-/// TLS settings from the server's standalone PKI directory (`<data-dir>/pki`).
-pub fn tls_config(pki: &Path) -> Result<Arc<rustls::ClientConfig>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(pki.join("ca.crt")).context("reading ca.crt")? {
-        roots.add(cert?)?;
-    }
-    let certs = CertificateDer::pem_file_iter(pki.join("admin.crt"))
-        .context("reading admin.crt")?
-        .collect::<Result<Vec<_>, _>>()?;
-    let key = PrivateKeyDer::from_pem_file(pki.join("admin.key")).context("reading admin.key")?;
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(certs, key)?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(Arc::new(config))
-}
-
 impl Connection {
-    /// Connects to `127.0.0.1:port`.
-    pub async fn open(port: u16, tls: Arc<rustls::ClientConfig>) -> Result<Connection> {
-        let tcp = tokio::time::timeout(
-            Duration::from_secs(5),
-            TcpStream::connect(("127.0.0.1", port)),
+    /// Connects to `127.0.0.1:port` with `tls` (whose ALPN is set to `h2` here), checking the
+    /// server's certificate for `localhost`.
+    pub async fn open(port: u16, tls: &rustls::ClientConfig) -> Result<Connection> {
+        let mut tls = tls.clone();
+        tls.alpn_protocols = vec![b"h2".to_vec()];
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(("127.0.0.1", port)))
+            .await
+            .context("connect timed out")??;
+        tcp.set_nodelay(true)?;
+        let tls = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            TlsConnector::from(Arc::new(tls)).connect(ServerName::try_from("localhost")?, tcp),
         )
         .await
-        .context("connect timed out")??;
-        tcp.set_nodelay(true)?;
-        let tls = TlsConnector::from(tls)
-            .connect(ServerName::try_from("localhost")?, tcp)
-            .await?;
+        .context("TLS handshake timed out")??;
         let mut builder = hyper::client::conn::http2::Builder::new(TokioExecutor::new());
         builder
-            .initial_stream_window_size(1 << 20)
-            .initial_connection_window_size(16 << 20)
+            .initial_stream_window_size(4 << 20)
+            .initial_connection_window_size(64 << 20)
             .max_concurrent_reset_streams(4096);
         let (sender, connection) = builder.handshake(TokioIo::new(tls)).await?;
         tokio::spawn(async move {
@@ -79,15 +62,14 @@ impl Connection {
         content_type: Option<&str>,
         body: Bytes,
     ) -> Result<(u16, Bytes)> {
-        let response = tokio::time::timeout(REQUEST_TIMEOUT, async {
+        tokio::time::timeout(REQUEST_TIMEOUT, async {
             let response = self.start(method, path, content_type, body).await?;
             let status = response.status().as_u16();
             let body = response.into_body().collect().await?.to_bytes();
             anyhow::Ok((status, body))
         })
         .await
-        .context("request timed out")??;
-        Ok(response)
+        .with_context(|| format!("{method} {path} timed out"))?
     }
 
     /// Like [`Connection::call`], failing unless the status is 2xx.
@@ -102,7 +84,7 @@ impl Connection {
         if !(200..300).contains(&status) {
             bail!(
                 "{method} {path}: {status} {}",
-                String::from_utf8_lossy(&body)
+                String::from_utf8_lossy(&body[..body.len().min(2000)])
             );
         }
         Ok(body)
@@ -118,7 +100,8 @@ impl Connection {
     ) -> Result<hyper::Response<Incoming>> {
         let mut request = Request::builder()
             .method(method)
-            .uri(format!("https://localhost{path}"));
+            .uri(format!("https://localhost{path}"))
+            .header("accept", "application/json");
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
         }

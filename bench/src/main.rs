@@ -1,0 +1,189 @@
+//! `prepull-bench`: Prepull's API server side by side with kube-apiserver serving the same
+//! kinds as CRDs. Run it with `bench/run.sh` (see bench/README.md).
+//!
+//! Start reading at [`run`]: each system is started on its own etcd ([`system`]), measured by
+//! the same [`scenario`]s from this one load generator, stopped, and the figures of both go
+//! to [`report`].
+
+mod crd;
+mod h2;
+mod objects;
+mod process;
+mod report;
+mod scenario;
+mod stats;
+mod system;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Parser, ValueEnum};
+use serde_json::{Value, json};
+
+use scenario::watch::WatchLoad;
+use scenario::{memory, reads, watch, writes};
+use system::{CrdPath, Endpoint, Prepull, System};
+
+/// Side-by-side benchmark: Prepull versus kube-apiserver with CRDs, same machine, same run.
+#[derive(Debug, Parser)]
+#[command(name = "prepull-bench")]
+struct Options {
+    /// NodeImages for the list, watch and first memory figures.
+    #[arg(long, default_value_t = 10_000)]
+    objects: usize,
+    /// NodeImages for the second memory figure.
+    #[arg(long, default_value_t = 50_000)]
+    large_objects: usize,
+    /// Seconds each write measurement (operation x client count) runs.
+    #[arg(long, default_value_t = 10)]
+    write_seconds: u64,
+    /// Watchers in the fan-out scenario.
+    #[arg(long, default_value_t = 1_000)]
+    watchers: usize,
+    /// Writes per second during the fan-out scenario.
+    #[arg(long, default_value_t = 100)]
+    watch_writes_per_second: u32,
+    /// Seconds of writing during the fan-out scenario.
+    #[arg(long, default_value_t = 20)]
+    watch_seconds: u64,
+    /// The `prepull-apiserver` binary (default: next to this one; bench/run.sh builds both
+    /// in release mode).
+    #[arg(long)]
+    prepull_apiserver: Option<PathBuf>,
+    /// Prepull keeps its objects in its embedded store instead of etcd (the local default).
+    #[arg(long)]
+    prepull_embedded: bool,
+    /// Measure only one system (for trying things out; the report needs both).
+    #[arg(long, value_enum)]
+    only: Option<Which>,
+    /// Where the figures go.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
+    out: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Which {
+    Crd,
+    Prepull,
+}
+
+/// Object sizes of the list scenario and how many lists each gets.
+const LIST_SIZES: [(usize, usize); 3] = [(2_000, 10), (10_000, 5), (40_000, 3)];
+
+fn main() -> Result<()> {
+    let options = Options::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(options))
+}
+
+async fn run(options: Options) -> Result<()> {
+    let mut systems = serde_json::Map::new();
+    if options.only != Some(Which::Prepull) {
+        eprintln!("kube-apiserver + CRDs: starting");
+        let system = CrdPath::start().await?;
+        systems.insert("crd".into(), measure(system.endpoint(), &options).await?);
+    }
+    if options.only != Some(Which::Crd) {
+        let binary = options
+            .prepull_apiserver
+            .clone()
+            .unwrap_or_else(system::default_prepull_binary);
+        eprintln!("prepull ({}): starting", binary.display());
+        let system = Prepull::start(&binary, options.prepull_embedded).await?;
+        systems.insert(
+            "prepull".into(),
+            measure(system.endpoint(), &options).await?,
+        );
+    }
+    let results = json!({
+        "benchmark": "prepull versus kube-apiserver with CRDs",
+        "date": jiff::Timestamp::now().strftime("%Y-%m-%d").to_string(),
+        "machine": machine(),
+        "setup": {
+            "objects": options.objects,
+            "large_objects": options.large_objects,
+            "write_seconds": options.write_seconds,
+            "write_clients": writes::CLIENTS,
+            "list_sizes_bytes": LIST_SIZES.map(|(size, _)| size),
+            "watchers": options.watchers,
+            "watch_writes_per_second": options.watch_writes_per_second,
+            "watch_seconds": options.watch_seconds,
+            "transport": "HTTPS, HTTP/2, admin client certificate; JSON",
+            "storage": "one etcd per system (Debian etcd-server, data in a temp dir on disk)",
+            "prepull": if options.prepull_embedded {
+                "standalone, embedded store, scheduler off (the CRD path runs no controller)"
+            } else {
+                "standalone, etcd storage, scheduler off (the CRD path runs no controller)"
+            },
+        },
+        "systems": systems,
+    });
+    report::write(&results, &options.out)
+}
+
+/// Every scenario against one system, in order.
+async fn measure(endpoint: &Endpoint, options: &Options) -> Result<Value> {
+    let mut out = json!({"name": endpoint.name, "memory": {}, "lists": []});
+    out["memory"]["idle"] = memory::sample(endpoint)?;
+
+    eprintln!("{}: S1 writes", endpoint.name);
+    out["writes"] = writes::run(endpoint, Duration::from_secs(options.write_seconds)).await?;
+
+    for (index, (size, repetitions)) in LIST_SIZES.into_iter().enumerate() {
+        eprintln!(
+            "{}: S2 list of {} x {size} B",
+            endpoint.name, options.objects
+        );
+        if index > 0 {
+            reads::delete_all(endpoint).await?;
+        }
+        let fill = reads::fill(endpoint, options.objects, size).await?;
+        let list = reads::list(endpoint, options.objects, repetitions).await?;
+        out["lists"]
+            .as_array_mut()
+            .expect("an array")
+            .push(reads::size_result(size, fill, list));
+        if index == 0 {
+            out["memory"]["objects"] = memory::sample(endpoint)?;
+            eprintln!("{}: S3 watch fan-out", endpoint.name);
+            out["watch"] = watch::run(
+                endpoint,
+                WatchLoad {
+                    watchers: options.watchers.min(options.objects),
+                    writes_per_second: options.watch_writes_per_second,
+                    duration: Duration::from_secs(options.watch_seconds),
+                },
+            )
+            .await?;
+        }
+    }
+
+    eprintln!(
+        "{}: S4 memory with {} NodeImages",
+        endpoint.name, options.large_objects
+    );
+    reads::delete_all(endpoint).await?;
+    reads::fill(endpoint, options.large_objects, LIST_SIZES[0].0).await?;
+    reads::list(endpoint, options.large_objects, 1).await?;
+    out["memory"]["large_objects"] = memory::sample(endpoint)?;
+    Ok(out)
+}
+
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_default();
+    json!({
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cpu": cpu,
+    })
+}

@@ -1,0 +1,132 @@
+//! S2 reads: whole lists of N NodeImages of a given size; and filling and emptying the
+//! NodeImage collection the other scenarios use.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, ensure};
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::workers;
+use crate::objects::{node_image, node_images_path};
+use crate::process::CpuMeter;
+use crate::stats::{Samples, round3};
+use crate::system::Endpoint;
+
+/// Connections and requests in flight while filling.
+const FILL_CLIENTS: usize = 32;
+/// Fill has no time limit of its own beyond this.
+const FILL_LIMIT: Duration = Duration::from_secs(3600);
+
+/// Creates NodeImages `0..n` of about `size` bytes each.
+pub async fn fill(endpoint: &Endpoint, n: usize, size: usize) -> Result<Duration> {
+    let connections = endpoint.connect(FILL_CLIENTS.min(8)).await?;
+    let (samples, elapsed) = workers(
+        &connections,
+        FILL_CLIENTS,
+        Instant::now() + FILL_LIMIT,
+        |connection, worker, step| async move {
+            let i = step * FILL_CLIENTS + worker;
+            if i >= n {
+                return Ok(false);
+            }
+            connection
+                .ok(
+                    "POST",
+                    &node_images_path(),
+                    Some("application/json"),
+                    node_image(i, size),
+                )
+                .await?;
+            Ok(true)
+        },
+    )
+    .await?;
+    ensure!(samples.len() == n, "created {} of {n}", samples.len());
+    Ok(elapsed)
+}
+
+/// Deletes every NodeImage (one deletecollection) and waits until none is listed.
+pub async fn delete_all(endpoint: &Endpoint) -> Result<()> {
+    let connection = &endpoint.connect(1).await?[0];
+    connection
+        .ok("DELETE", &node_images_path(), None, Bytes::new())
+        .await?;
+    for _ in 0..600 {
+        let page: Value = serde_json::from_slice(
+            &connection
+                .ok(
+                    "GET",
+                    &format!("{}?limit=1", node_images_path()),
+                    None,
+                    Bytes::new(),
+                )
+                .await?,
+        )?;
+        if page["items"].as_array().is_some_and(Vec::is_empty) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    anyhow::bail!("NodeImages were still listed 5 minutes after deletecollection")
+}
+
+/// Lists every NodeImage `repetitions` times (one whole list at a time, as an informer's
+/// relist does), checking that all `n` come back.
+pub async fn list(endpoint: &Endpoint, n: usize, repetitions: usize) -> Result<Value> {
+    let connection = &endpoint.connect(1).await?[0];
+    let mut samples = Samples::default();
+    let mut bytes = 0usize;
+    let meter = CpuMeter::start(endpoint.pid)?;
+    let started = Instant::now();
+    for _ in 0..repetitions {
+        let t = Instant::now();
+        let body = connection
+            .ok("GET", &node_images_path(), None, Bytes::new())
+            .await?;
+        samples.push(t.elapsed());
+        let items = count(&body, b"\"kind\":\"NodeImage\"");
+        ensure!(items == n, "the list had {items} NodeImages, not {n}");
+        bytes = body.len();
+    }
+    let elapsed = started.elapsed();
+    let cpu = meter.stop()?;
+    let mut summary = samples.summary(elapsed);
+    let p50 = samples.quantile(0.5).as_secs_f64();
+    summary["response_bytes"] = bytes.into();
+    summary["mb_per_s_at_p50"] = round3(bytes as f64 / 1e6 / p50.max(1e-9)).into();
+    summary["server_cpu_s"] = round3(cpu.server.as_secs_f64()).into();
+    Ok(summary)
+}
+
+/// Non-overlapping occurrences of `needle` in `haystack`.
+fn count(haystack: &[u8], needle: &[u8]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i + needle.len() <= haystack.len() {
+        if &haystack[i..i + needle.len()] == needle {
+            n += 1;
+            i += needle.len();
+        } else {
+            i += 1;
+        }
+    }
+    n
+}
+
+/// The figures of one size: fill time and the list summary.
+pub fn size_result(size: usize, fill_time: Duration, list: Value) -> Value {
+    json!({"object_bytes": size, "fill_s": round3(fill_time.as_secs_f64()), "list": list})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn occurrences_are_counted_once_each() {
+        assert_eq!(count(b"abcabcab", b"abc"), 2);
+        assert_eq!(count(b"aaaa", b"aa"), 2);
+        assert_eq!(count(b"", b"a"), 0);
+    }
+}
