@@ -20,11 +20,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(name = "prepull-apiserver", version, about, long_about)]
 pub struct Options {
     /// Run without a Kubernetes cluster: generate a CA, serving and admin certificates and a
-    /// kubeconfig in --data-dir (once), authenticate clients by certificate.
+    /// kubeconfig in --data-dir (once), authenticate clients by certificate. Without it the
+    /// server runs in cluster mode, behind kube-apiserver's aggregation layer.
     #[arg(long, env = "PREPULL_STANDALONE")]
     pub standalone: bool,
 
-    /// Directory for generated certificates, the kubeconfig and the embedded store.
+    /// Directory for generated certificates, the kubeconfig and the embedded store (cluster
+    /// mode: only the embedded store, when no --etcd-servers are given; one replica only).
     #[arg(long, env = "PREPULL_DATA_DIR", default_value = "prepull-data")]
     pub data_dir: PathBuf,
 

@@ -79,7 +79,11 @@ pub fn node_name(user: &UserInfo) -> Option<&str> {
         .filter(|name| !name.is_empty() && user.in_group(NODES_GROUP))
 }
 
-fn node_may(user: &UserInfo, r: &ResourceRequest) -> bool {
+/// Whether the node identity `user` may make the NodeImage request `r`: read, watch and update
+/// its own NodeImage (lists and watches narrowed to it by `fieldSelector=metadata.name=<node>`),
+/// and create NodeImages ([`node_restriction`](super::node_restriction) then admits only its
+/// own). False for every other request and for users that are not nodes.
+pub fn node_may(user: &UserInfo, r: &ResourceRequest) -> bool {
     let Some(node) = node_name(user) else {
         return false;
     };

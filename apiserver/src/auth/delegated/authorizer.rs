@@ -11,9 +11,10 @@ use k8s_openapi::api::authorization::v1::{
 };
 use kube::Api;
 use kube::api::PostParams;
+use prepull_api::GROUP;
 
 use crate::auth::UserInfo;
-use crate::auth::authorize::{Authorizer, Decision};
+use crate::auth::authorize::{Authorizer, Decision, node_may, node_name};
 use crate::auth::ttl_cache::TtlCache;
 use crate::auth::user::MASTERS;
 use crate::http::request_info::RequestInfo;
@@ -112,6 +113,9 @@ impl Authorizer for DelegatedAuthorizer {
         if self.always_allowed(request) || user.in_group(MASTERS) {
             return Decision::Allow;
         }
+        if let Some(refusal) = node_refusal(user, request) {
+            return refusal;
+        }
         let spec = review_spec(user, request);
         let key = serde_json::to_string(&spec).unwrap_or_default();
         if let Some(decision) = self.cache.get(&key) {
@@ -131,6 +135,20 @@ impl Authorizer for DelegatedAuthorizer {
                 Decision::Deny(format!("authorization could not be checked: {err}"))
             }
         }
+    }
+}
+
+/// Node identities (agents) are narrowed to their own NodeImage whatever RBAC grants their
+/// service account (as kube's Node authorizer does for kubelets): `Some(Deny)` for a NodeImage
+/// request a node may not make, `None` to let the review decide.
+fn node_refusal(user: &UserInfo, request: &RequestInfo) -> Option<Decision> {
+    let node = node_name(user)?;
+    match request {
+        RequestInfo::Resource(r) if r.group == GROUP && r.resource == "nodeimages" => {
+            (!node_may(user, r))
+                .then(|| Decision::Deny(format!("node {node:?} may only access its own NodeImage")))
+        }
+        _ => None,
     }
 }
 
@@ -205,6 +223,51 @@ mod tests {
             .unwrap();
         assert_eq!(attrs.path.as_deref(), Some("/openapi/v2"));
         assert_eq!(attrs.verb.as_deref(), Some("get"));
+    }
+
+    #[test]
+    fn a_node_identity_is_narrowed_to_its_own_node_image() {
+        let mut agent = UserInfo::authenticated(
+            "system:serviceaccount:prepull-system:prepull-nodeagent".into(),
+            vec![],
+        );
+        agent.acts_for_node = Some("n1".into());
+        let request = |method: Method, path: &str, query: Option<&str>| {
+            RequestInfo::parse(&method, path, query)
+        };
+        let base = "/apis/apps.kruise.io/v1alpha1/nodeimages";
+        for allowed in [
+            request(Method::GET, &format!("{base}/n1"), None),
+            request(Method::PATCH, &format!("{base}/n1/status"), None),
+            request(
+                Method::GET,
+                base,
+                Some("watch=1&fieldSelector=metadata.name%3Dn1"),
+            ),
+            request(Method::POST, base, None),
+            request(
+                Method::GET,
+                "/apis/apps.kruise.io/v1alpha1/namespaces/a/imagepulljobs",
+                None,
+            ),
+        ] {
+            assert_eq!(node_refusal(&agent, &allowed), None, "{allowed:?}");
+        }
+        for refused in [
+            request(Method::GET, &format!("{base}/n2"), None),
+            request(Method::GET, base, None),
+            request(Method::DELETE, &format!("{base}/n1"), None),
+        ] {
+            assert_eq!(
+                node_refusal(&agent, &refused),
+                Some(Decision::Deny(
+                    r#"node "n1" may only access its own NodeImage"#.into()
+                )),
+                "{refused:?}"
+            );
+        }
+        let user = UserInfo::authenticated("alice".into(), vec![]);
+        assert_eq!(node_refusal(&user, &request(Method::GET, base, None)), None);
     }
 
     #[test]
