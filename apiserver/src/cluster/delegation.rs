@@ -3,15 +3,25 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
 use super::ClusterConfig;
-use super::client::connect;
+use super::client::{ClientError, connect};
 use crate::auth::delegated::{
-    DelegatedAuthenticator, DelegatedAuthorizer, TokenReviewer, TrustSource,
+    DelegatedAuthenticator, DelegatedAuthorizer, TokenReviewer, TrustSource, TrustSourceError,
 };
 use crate::config::crypto_provider;
+
+/// Why delegation could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum DelegationError {
+    #[error("connecting to kube-apiserver for authentication: {0}")]
+    AuthenticationClient(#[source] ClientError),
+    #[error("connecting to kube-apiserver for authorization: {0}")]
+    AuthorizationClient(#[source] ClientError),
+    #[error(transparent)]
+    Trust(#[from] TrustSourceError),
+}
 
 /// The delegated authenticator and authorizer.
 #[derive(Debug)]
@@ -23,13 +33,16 @@ pub struct Delegation {
 impl Delegation {
     /// Connects with the authentication and authorization kubeconfigs, reads the trust
     /// ConfigMap (failing when it is unreadable) and follows it until `stop` is cancelled.
-    pub async fn start(config: &ClusterConfig, stop: CancellationToken) -> Result<Delegation> {
+    pub async fn start(
+        config: &ClusterConfig,
+        stop: CancellationToken,
+    ) -> Result<Delegation, DelegationError> {
         let authn_client = connect(config.authentication_kubeconfig.as_deref())
             .await
-            .context("connecting for authentication")?;
+            .map_err(DelegationError::AuthenticationClient)?;
         let authz_client = connect(config.authorization_kubeconfig.as_deref())
             .await
-            .context("connecting for authorization")?;
+            .map_err(DelegationError::AuthorizationClient)?;
         let trust = TrustSource::start(authn_client.clone(), crypto_provider(), stop).await?;
         let tokens = TokenReviewer::new(authn_client, config.token_cache_ttl);
         Ok(Delegation {

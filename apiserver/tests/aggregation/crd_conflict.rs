@@ -8,6 +8,7 @@ use prepull_apiserver::config::Config;
 use prepull_apiserver::options::Options;
 use prepull_testbed::free_loopback_port;
 
+use crate::manifest_rbac::server_identity_kubeconfig;
 use crate::support::{Env, apply, ok};
 
 const CRD: &str = r#"{
@@ -20,11 +21,15 @@ const CRD: &str = r#"{
                                     "x-kubernetes-preserve-unknown-fields": true}}}]}
 }"#;
 
-/// A second instance started with the CRD present fails with a message naming it.
+/// A second instance, running with the manifests' RBAC, started with the CRD present fails
+/// with a message naming it.
 pub async fn the_server_refuses_to_start_next_to_crds_of_our_group(env: &Env) {
     apply(env, CRD).await;
     let port = free_loopback_port().unwrap();
-    let config = Config::from_options(Options::parse_from(env.server_args(port))).unwrap();
+    let mut args = env.server_args(port);
+    let at = args.iter().position(|a| a == "--kubeconfig").unwrap();
+    args[at + 1] = server_identity_kubeconfig(env).await.display().to_string();
+    let config = Config::from_options(Options::parse_from(args)).unwrap();
     let outcome = tokio::time::timeout(
         Duration::from_secs(60),
         prepull_apiserver::run_until(config, std::future::pending()),

@@ -1,7 +1,7 @@
 //! Cluster mode end to end, on a real kube-apiserver: our server registered through
 //! APIServices, kubectl through kube-apiserver and straight to our server, RBAC through
 //! delegated authorization, TokenReview, node identities from bound service-account tokens,
-//! watch streaming through the aggregator, the manifests dry-run, serving-certificate rotation
+//! watch streaming through the aggregator, the manifests dry-run and their RBAC, serving-certificate rotation
 //! and the refusal to start next to CRDs of our group.
 //!
 //! kube-apiserver costs several CPU-seconds to start, so one cluster serves every case: the
@@ -12,6 +12,7 @@ mod cert_rotation;
 mod crd_conflict;
 mod delegated_auth;
 mod discovery;
+mod manifest_rbac;
 mod manifests;
 mod node_identity;
 mod support;
@@ -34,6 +35,7 @@ async fn our_server_works_behind_a_real_kube_apiserver() {
     node_identity::a_node_bound_agent_token_may_register_only_its_own_node_image(&env).await;
     watch::a_watch_through_kube_apiserver_streams_status_changes(&env).await;
     manifests::the_manifests_pass_a_server_side_dry_run(&env).await;
+    manifest_rbac::the_server_needs_no_more_than_the_manifests_rbac(&env).await;
     cert_rotation::a_renewed_serving_certificate_is_served_without_a_restart(&env).await;
     crd_conflict::the_server_refuses_to_start_next_to_crds_of_our_group(&env).await;
     eprintln!("cases ran in {:?}", steps.elapsed());

@@ -64,22 +64,12 @@ pub async fn a_node_bound_agent_token_may_register_only_its_own_node_image(env: 
     .await;
     let token = token.trim();
     let direct = env.direct_with_token("agent-node-1", token);
-    let through = prepull_testbed::Kubectl::new(env.dir.path().join("agent-through.kubeconfig"));
-    std::fs::write(
-        env.dir.path().join("agent-through.kubeconfig"),
-        serde_json::json!({
-            "apiVersion": "v1", "kind": "Config",
-            "clusters": [{"name": "kube", "cluster": {
-                "server": env.kube.url(),
-                "certificate-authority": env.kube.pki().cluster_ca_file,
-            }}],
-            "users": [{"name": "agent", "user": {"token": token}}],
-            "contexts": [{"name": "kube", "context": {"cluster": "kube", "user": "agent"}}],
-            "current-context": "kube",
-        })
-        .to_string(),
-    )
-    .unwrap();
+    let through = prepull_testbed::Kubectl::new(env.token_kubeconfig(
+        "agent-through",
+        &env.kube.url(),
+        &env.kube.pki().cluster_ca_file,
+        token,
+    ));
 
     for kubectl in [&through, &direct] {
         let refused = kubectl

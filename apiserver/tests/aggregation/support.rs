@@ -44,7 +44,26 @@ pub struct Env {
     pub port: u16,
     pub dir: TempDir,
     etcd: Etcd,
-    server: Option<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)>,
+    server: Option<RunningServer>,
+}
+
+/// One of our servers, running in this process.
+pub struct RunningServer {
+    pub port: u16,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops the server gracefully and waits until it has.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(STOP_TIMEOUT, self.task)
+            .await
+            .expect("the server stops in time")
+            .expect("the server task does not panic")
+            .expect("the server ran without error");
+    }
 }
 
 impl Env {
@@ -121,16 +140,23 @@ impl Env {
     }
 
     async fn start_server(&mut self) {
-        self.port = free_loopback_port().expect("a free port");
-        let config = Config::from_options(Options::parse_from(self.server_args(self.port)))
-            .expect("valid cluster-mode config");
+        let port = free_loopback_port().expect("a free port");
+        let server = self.start_instance(self.server_args(port)).await;
+        self.port = server.port;
+        self.server = Some(server);
+    }
+
+    /// Starts a server with `args` (from [`Env::server_args`], possibly changed) and waits
+    /// until it answers `/readyz`.
+    pub async fn start_instance(&self, args: Vec<String>) -> RunningServer {
+        let config =
+            Config::from_options(Options::parse_from(args)).expect("valid cluster-mode config");
+        let port = config.serving.addr.port();
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(prepull_apiserver::run_until(config, async move {
             let _ = stopped.await;
         }));
-        self.server = Some((stop, task));
         let tls = self.server_tls(None);
-        let port = self.port;
         eventually("our server answers /readyz", READY_TIMEOUT, || {
             let tls = tls.clone();
             async move {
@@ -145,6 +171,7 @@ impl Env {
         })
         .await
         .expect("our server becomes ready");
+        RunningServer { port, stop, task }
     }
 
     /// A TLS client trusting our CA, optionally with a client certificate.
@@ -159,13 +186,7 @@ impl Env {
 
     /// Stops our server gracefully.
     pub async fn stop(mut self) {
-        let (stop, task) = self.server.take().expect("the server runs");
-        let _ = stop.send(());
-        tokio::time::timeout(STOP_TIMEOUT, task)
-            .await
-            .expect("the server stops in time")
-            .expect("the server task does not panic")
-            .expect("the server ran without error");
+        self.server.take().expect("the server runs").stop().await;
     }
 
     /// `https://127.0.0.1:<our port>`.
@@ -214,20 +235,32 @@ impl Env {
 
     /// kubectl straight to our server with a bearer token (our server asks TokenReview).
     pub fn direct_with_token(&self, name: &str, token: &str) -> Kubectl {
+        let ca = self.certs_dir.join(certs::CA_CERT);
+        Kubectl::new(self.token_kubeconfig(&format!("direct-{name}"), &self.url(), &ca, token))
+    }
+
+    /// A kubeconfig for `server` (trusting `ca_file`) with a bearer token, in the temp dir.
+    pub fn token_kubeconfig(
+        &self,
+        name: &str,
+        server: &str,
+        ca_file: &Path,
+        token: &str,
+    ) -> PathBuf {
         let config = json!({
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "prepull", "cluster": {
-                "server": self.url(),
-                "certificate-authority": self.certs_dir.join(certs::CA_CERT),
+            "clusters": [{"name": "cluster", "cluster": {
+                "server": server,
+                "certificate-authority": ca_file,
             }}],
             "users": [{"name": "token", "user": {"token": token}}],
-            "contexts": [{"name": "prepull", "context": {"cluster": "prepull", "user": "token"}}],
-            "current-context": "prepull",
+            "contexts": [{"name": "default", "context": {"cluster": "cluster", "user": "token"}}],
+            "current-context": "default",
         });
         let path = self.dir.path().join(format!("token-{name}.kubeconfig"));
         std::fs::write(&path, config.to_string()).expect("token kubeconfig");
-        Kubectl::new(path)
+        path
     }
 }
 
