@@ -153,11 +153,11 @@ impl Env {
             Config::from_options(Options::parse_from(args)).expect("valid cluster-mode config");
         let port = config.serving.addr.port();
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(prepull_apiserver::run_until(config, async move {
+        let mut task = tokio::spawn(prepull_apiserver::run_until(config, async move {
             let _ = stopped.await;
         }));
         let tls = self.server_tls(None);
-        eventually("our server answers /readyz", READY_TIMEOUT, || {
+        let ready = eventually("our server answers /readyz", READY_TIMEOUT, || {
             let tls = tls.clone();
             async move {
                 let answer =
@@ -168,9 +168,14 @@ impl Env {
                     bail!("/readyz answered {}: {}", answer.status, answer.body)
                 }
             }
-        })
-        .await
-        .expect("our server becomes ready");
+        });
+        tokio::select! {
+            ready = ready => ready.expect("our server becomes ready"),
+            ended = &mut task => match ended {
+                Ok(Err(err)) => panic!("our server stopped before it was ready: {err:#}"),
+                other => panic!("our server stopped before it was ready: {other:?}"),
+            },
+        }
         RunningServer { port, stop, task }
     }
 
