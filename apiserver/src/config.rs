@@ -2,21 +2,27 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use rustls::crypto::CryptoProvider;
 
+use crate::cluster::ClusterConfig;
 use crate::feature_gates::FeatureGates;
 use crate::options::Options;
 use crate::scheduler::SchedulerOptions;
-use crate::serve::{ServingConfig, server_tls_config};
+use crate::serve::{ServingConfig, cluster_tls_config, server_tls_config};
 use crate::standalone::{kubeconfig, pki};
 
 /// The server's configuration, built from [`Options`].
 #[derive(Debug)]
 pub struct Config {
     pub serving: ServingConfig,
-    pub standalone: StandaloneConfig,
+    /// What standalone mode prepared; `None` in cluster mode.
+    pub standalone: Option<StandaloneConfig>,
+    /// How to reach and trust the main cluster; `None` in standalone mode.
+    pub cluster: Option<ClusterConfig>,
     pub storage: StorageConfig,
     pub requests: RequestConfig,
     /// How the job scheduler runs in this process; `None` with `--disable-scheduler`.
@@ -68,28 +74,14 @@ pub struct StandaloneConfig {
 }
 
 impl Config {
-    /// Validates `options` and prepares what they name (the standalone PKI and kubeconfig).
+    /// Validates `options` and prepares what they name (standalone: the PKI and kubeconfig;
+    /// cluster: the serving certificate files are loaded).
     pub fn from_options(options: Options) -> Result<Config> {
-        if !options.standalone {
-            bail!("cluster mode is not available yet: run with --standalone");
-        }
         if options.http2_max_streams < 250 {
             bail!(
                 "--http2-max-streams must be at least 250 (kube-apiserver multiplexes every watch over one connection)"
             );
         }
-        let pki = pki::Pki::ensure(&options.data_dir.join("pki"), &options.tls_sans)
-            .context("preparing the standalone certificates")?;
-        let tls = server_tls_config(
-            &pki.serving.cert_pem,
-            &pki.serving.key_pem,
-            Some(&pki.ca.cert_pem),
-        )?;
-        let addr = SocketAddr::new(options.bind_address, options.secure_port);
-        let url = format!(
-            "https://{}",
-            SocketAddr::new(client_host(options.bind_address), options.secure_port)
-        );
         if options.request_timeout_seconds == 0
             || options.min_request_timeout_seconds == 0
             || options.watch_bookmark_interval_seconds == 0
@@ -98,6 +90,16 @@ impl Config {
                 "--request-timeout-seconds, --min-request-timeout-seconds and --watch-bookmark-interval-seconds must be positive"
             );
         }
+        let addr = SocketAddr::new(options.bind_address, options.secure_port);
+        let (tls, standalone, cluster) = if options.standalone {
+            let (tls, standalone) = prepare_standalone(&options)?;
+            (tls, Some(standalone), None)
+        } else {
+            let cluster = ClusterConfig::from_options(&options)?;
+            let tls = cluster_tls_config(cluster.serving_cert.clone(), crypto_provider())
+                .context("building the TLS configuration")?;
+            (tls, None, Some(cluster))
+        };
         let storage = if options.etcd_servers.is_empty() {
             StorageConfig::Embedded {
                 dir: options.data_dir.join("store"),
@@ -111,9 +113,6 @@ impl Config {
                 prefix: options.etcd_prefix.clone(),
             }
         };
-        let kubeconfig_path = options.data_dir.join("kubeconfig");
-        let text = kubeconfig::render(&url, &pki.ca.cert_pem, pki::ADMIN_USER, &pki.admin);
-        pki::write_file(&kubeconfig_path, text.as_bytes(), 0o600)?;
         Ok(Config {
             serving: ServingConfig {
                 addr,
@@ -121,10 +120,8 @@ impl Config {
                 http2_max_streams: options.http2_max_streams,
                 shutdown_timeout: Duration::from_secs(options.shutdown_timeout_seconds),
             },
-            standalone: StandaloneConfig {
-                url,
-                kubeconfig: kubeconfig_path,
-            },
+            standalone,
+            cluster,
             storage,
             requests: RequestConfig {
                 request_timeout: Duration::from_secs(options.request_timeout_seconds),
@@ -140,6 +137,37 @@ impl Config {
             }),
         })
     }
+}
+
+/// The standalone PKI (made once in `<data-dir>/pki`), its TLS configuration and the admin
+/// kubeconfig.
+fn prepare_standalone(options: &Options) -> Result<(Arc<rustls::ServerConfig>, StandaloneConfig)> {
+    let pki = pki::Pki::ensure(&options.data_dir.join("pki"), &options.tls_sans)
+        .context("preparing the standalone certificates")?;
+    let tls = server_tls_config(
+        &pki.serving.cert_pem,
+        &pki.serving.key_pem,
+        Some(&pki.ca.cert_pem),
+    )?;
+    let url = format!(
+        "https://{}",
+        SocketAddr::new(client_host(options.bind_address), options.secure_port)
+    );
+    let kubeconfig_path = options.data_dir.join("kubeconfig");
+    let text = kubeconfig::render(&url, &pki.ca.cert_pem, pki::ADMIN_USER, &pki.admin);
+    pki::write_file(&kubeconfig_path, text.as_bytes(), 0o600)?;
+    Ok((
+        tls,
+        StandaloneConfig {
+            url,
+            kubeconfig: kubeconfig_path,
+        },
+    ))
+}
+
+/// The TLS library's algorithms (ring), as the rest of the server uses.
+pub fn crypto_provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// The address a local client dials to reach a server bound to `bind`.

@@ -2,12 +2,16 @@
 //! natively, as an aggregated API server (cluster mode) or on its own (standalone mode).
 //!
 //! Start reading at [`run`]: startup is [`options::Options`] -> [`config::Config`] -> run.
+//! Cluster mode (the default) adds [`cluster`]: the main cluster's client, the CRD conflict
+//! check and authentication/authorization delegated to kube-apiserver ([`auth::delegated`]).
 //! Requests enter through [`serve`] (TLS, HTTP/1.1 and HTTP/2) into the router built by
 //! [`http::router`], which authenticates and authorizes them and hands resource requests to
 //! [`http::handlers`]; those call the [`registry`], which owns every rule about objects and
 //! talks to the storage. Every failure becomes a Kubernetes `Status` in [`http::status`].
 
 pub mod auth;
+pub mod certs;
+pub mod cluster;
 pub mod config;
 pub mod feature_gates;
 pub mod http;
@@ -31,6 +35,7 @@ use prepull_storage::embedded::{EmbeddedOptions, EmbeddedStore};
 use prepull_storage::etcd::{EtcdConfig, EtcdStore};
 use prepull_storage::keys::resource_prefix;
 use prepull_storage::{Storage, StorageError};
+use tokio_util::sync::CancellationToken;
 
 use config::{Config, StorageConfig};
 use metrics::{MeteredStorage, Metrics};
@@ -51,6 +56,13 @@ pub async fn run(config: Config) -> Result<()> {
 /// watch (their streams finish cleanly), lets other requests finish within the shutdown
 /// timeout and closes the storage.
 pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
+    // Cancelled when serving ends: stops cluster mode's background tasks.
+    let background = CancellationToken::new();
+    let _stop_background = background.clone().drop_guard();
+    let cluster = match &config.cluster {
+        Some(cluster) => Some(start_cluster_mode(cluster, background.clone()).await?),
+        None => None,
+    };
     let metrics = metrics::Metrics::new();
     let storage = open_storage(&config.storage, &metrics).await?;
     let registry = Registry::new(
@@ -59,15 +71,24 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
             feature_gates: FeatureGates {
                 image_pull_job_gate: config.feature_gates.image_pull_job_gate(),
             },
-            // Standalone mode has no garbage collector to remove its finalizers.
-            garbage_collection: false,
+            // Standalone mode has no garbage collector to remove its finalizers; in cluster
+            // mode kube-controller-manager's collects our kinds like any other.
+            garbage_collection: cluster.is_some(),
             clock: Arc::new(SystemClock),
         },
     );
-    let mut state = http::AppState::new(
-        Arc::new(registry),
-        Arc::new(auth::authorize::StandaloneAuthorizer),
-    );
+    let mut state = match &cluster {
+        Some(cluster) => {
+            let mut state =
+                http::AppState::new(Arc::new(registry), cluster.delegation.authorizer.clone());
+            state.authenticator = cluster.delegation.authenticator.clone();
+            state
+        }
+        None => http::AppState::new(
+            Arc::new(registry),
+            Arc::new(auth::authorize::StandaloneAuthorizer),
+        ),
+    };
     state.requests = config.requests;
     state.metrics = metrics;
     let storage_check = state.registry.clone();
@@ -84,27 +105,71 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
     });
     let watches = state.shutdown.clone();
     let health = state.health.clone();
-    println!("Prepull API server: {}", config.standalone.url);
-    println!(
-        "  export KUBECONFIG={}",
-        config.standalone.kubeconfig.display()
-    );
+    if let Some(standalone) = &config.standalone {
+        println!("Prepull API server: {}", standalone.url);
+        println!("  export KUBECONFIG={}", standalone.kubeconfig.display());
+    }
+    // Extra endpoints served next to the API (behind the same filters).
+    let extra_routes = axum::Router::new();
+    if let Some(cluster) = &cluster {
+        // ---- Main cluster (issue 6 items 2-4): plug `main_cluster` in here. ----
+        // `cluster.main_client` is a kube::Client for the main cluster (--kubeconfig or
+        // in-cluster). The integrator starts it and hands its parts on, e.g.:
+        //   let main = main_cluster::MainCluster::start(
+        //       cluster.main_client.clone(), state.registry.clone(), options);
+        //   extra_routes = extra_routes.merge(main.router());   // agent credentials etc.
+        //   scheduler: use main.node_source() and main.election() (Lease) instead of the
+        //   registered-NodeImage source below.
+        let _ = &cluster.main_client;
+    }
     // The scheduler: an in-process client of the registry, next to the server.
     let scheduler = config
         .scheduler
         .clone()
         .map(|options| scheduler::Scheduler::start(state.registry.clone(), options));
-    let router = http::router(state);
+    let router = http::router_with(state, extra_routes);
     let served = serve::serve(config.serving, router, async move {
         shutdown.await;
         health.begin_shutdown();
         watches.cancel();
     })
     .await;
+    background.cancel();
     if let Some(scheduler) = scheduler {
         scheduler.shutdown().await;
     }
     served
+}
+
+/// What cluster mode set up before serving.
+struct ClusterMode {
+    /// The main cluster.
+    main_client: kube::Client,
+    delegation: cluster::delegation::Delegation,
+}
+
+/// Connects to the main cluster, refuses to go on where CRDs serve our group-versions, sets up
+/// delegated authentication and authorization, and re-reads the serving certificate
+/// periodically; background work stops when `background` is cancelled.
+async fn start_cluster_mode(
+    config: &cluster::ClusterConfig,
+    background: CancellationToken,
+) -> Result<ClusterMode> {
+    let main_client = cluster::client::connect(config.kubeconfig.as_deref())
+        .await
+        .context("connecting to the main cluster")?;
+    cluster::crd_conflict::refuse_if_crds_own_our_versions(main_client.clone()).await?;
+    let delegation = cluster::delegation::Delegation::start(config, background.clone()).await?;
+    tokio::spawn(
+        config
+            .serving_cert
+            .clone()
+            .reload_every(config.cert_reload_interval, background),
+    );
+    Ok(ClusterMode {
+        main_client,
+        delegation,
+    })
 }
 
 /// The storage `config` names, behind the watch cache (which serves reads and watches from

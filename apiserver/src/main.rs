@@ -21,6 +21,28 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some(options::Command::Certs(certs)) = &options.command {
+        return match prepull_apiserver::certs::write(certs) {
+            Ok(written) => {
+                println!(
+                    "{} in {}: ca.crt{}, tls.crt/tls.key for {}, ca-bundle.base64 (the APIServices' caBundle)",
+                    if written.new_ca { "Made" } else { "Renewed" },
+                    written.dir.display(),
+                    if written.new_ca {
+                        " (new CA)"
+                    } else {
+                        " (CA kept)"
+                    },
+                    written.sans.join(", ")
+                );
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("prepull-apiserver certs: {err:#}");
+                ExitCode::from(64)
+            }
+        };
+    }
     let config = match config::Config::from_options(options) {
         Ok(config) => config,
         Err(err) => {

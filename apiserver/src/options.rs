@@ -11,15 +11,22 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// Standalone (no Kubernetes cluster needed):
 ///   prepull-apiserver --standalone --data-dir ./prepull-data
 /// then `export KUBECONFIG=./prepull-data/kubeconfig` and use kubectl.
+///
+/// Cluster mode (the default; behind kube-apiserver's aggregation layer, see manifests/):
+///   prepull-apiserver --tls-cert-file tls.crt --tls-private-key-file tls.key \
+///     --etcd-servers http://etcd:2379
+/// authenticates and authorizes through kube-apiserver (in-cluster config or --kubeconfig).
 #[derive(Debug, Parser)]
 #[command(name = "prepull-apiserver", version, about, long_about)]
 pub struct Options {
     /// Run without a Kubernetes cluster: generate a CA, serving and admin certificates and a
-    /// kubeconfig in --data-dir (once), authenticate clients by certificate.
+    /// kubeconfig in --data-dir (once), authenticate clients by certificate. Without it the
+    /// server runs in cluster mode, behind kube-apiserver's aggregation layer.
     #[arg(long, env = "PREPULL_STANDALONE")]
     pub standalone: bool,
 
-    /// Directory for generated certificates, the kubeconfig and the embedded store.
+    /// Directory for generated certificates, the kubeconfig and the embedded store (cluster
+    /// mode: only the embedded store, when no --etcd-servers are given; one replica only).
     #[arg(long, env = "PREPULL_DATA_DIR", default_value = "prepull-data")]
     pub data_dir: PathBuf,
 
@@ -94,6 +101,83 @@ pub struct Options {
     )]
     pub watch_bookmark_interval_seconds: u64,
 
+    /// Cluster mode: the serving certificate (PEM chain), re-read when it changes (see
+    /// `prepull-apiserver certs`). Required in cluster mode.
+    #[arg(long, env = "PREPULL_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+
+    /// Cluster mode: the serving certificate's private key (PEM).
+    #[arg(long, env = "PREPULL_TLS_PRIVATE_KEY_FILE")]
+    pub tls_private_key_file: Option<PathBuf>,
+
+    /// Cluster mode: how often the serving certificate files are checked for a new
+    /// certificate (served to new connections without a restart).
+    #[arg(
+        long,
+        env = "PREPULL_TLS_CERT_RELOAD_INTERVAL_SECONDS",
+        default_value_t = 10
+    )]
+    pub tls_cert_reload_interval_seconds: u64,
+
+    /// Cluster mode: kubeconfig of the main cluster (Nodes, Pods, Secrets, Events, Leases).
+    /// Empty: the in-cluster service account.
+    #[arg(long, env = "PREPULL_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Cluster mode: kubeconfig for TokenReviews and the
+    /// kube-system/extension-apiserver-authentication ConfigMap. Default: --kubeconfig.
+    #[arg(long, env = "PREPULL_AUTHENTICATION_KUBECONFIG")]
+    pub authentication_kubeconfig: Option<PathBuf>,
+
+    /// Cluster mode: kubeconfig for SubjectAccessReviews. Default: --kubeconfig.
+    #[arg(long, env = "PREPULL_AUTHORIZATION_KUBECONFIG")]
+    pub authorization_kubeconfig: Option<PathBuf>,
+
+    /// Cluster mode: seconds a TokenReview answer is remembered.
+    #[arg(
+        long,
+        env = "PREPULL_AUTHENTICATION_TOKEN_WEBHOOK_CACHE_TTL_SECONDS",
+        default_value_t = 10
+    )]
+    pub authentication_token_webhook_cache_ttl_seconds: u64,
+
+    /// Cluster mode: seconds an allowing SubjectAccessReview answer is remembered.
+    #[arg(
+        long,
+        env = "PREPULL_AUTHORIZATION_WEBHOOK_CACHE_AUTHORIZED_TTL_SECONDS",
+        default_value_t = 10
+    )]
+    pub authorization_webhook_cache_authorized_ttl_seconds: u64,
+
+    /// Cluster mode: seconds a refusing SubjectAccessReview answer is remembered.
+    #[arg(
+        long,
+        env = "PREPULL_AUTHORIZATION_WEBHOOK_CACHE_UNAUTHORIZED_TTL_SECONDS",
+        default_value_t = 10
+    )]
+    pub authorization_webhook_cache_unauthorized_ttl_seconds: u64,
+
+    /// Cluster mode: paths served to anyone without a SubjectAccessReview (a trailing `*`
+    /// matches any suffix).
+    #[arg(
+        long,
+        env = "PREPULL_AUTHORIZATION_ALWAYS_ALLOW_PATHS",
+        value_delimiter = ',',
+        default_value = "/healthz,/healthz/*,/livez,/livez/*,/readyz,/readyz/*"
+    )]
+    pub authorization_always_allow_paths: Vec<String>,
+
+    /// Cluster mode: the node agents' service-account users. One of them presenting a
+    /// node-bound token (extra `authentication.kubernetes.io/node-name`) acts for that node:
+    /// it may create only that node's NodeImage and receives only that node's pull credentials.
+    #[arg(
+        long,
+        env = "PREPULL_NODE_AGENT_SERVICE_ACCOUNTS",
+        value_delimiter = ',',
+        default_value = "system:serviceaccount:prepull-system:prepull-nodeagent"
+    )]
+    pub node_agent_service_accounts: Vec<String>,
+
     /// Log format.
     #[arg(long, env = "PREPULL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -119,4 +203,27 @@ pub enum Command {
         /// The node's name.
         node: String,
     },
+    /// Make the cluster-mode TLS material in --out: a CA (`ca.crt`, `ca.key`), the serving
+    /// certificate for `<service>.<namespace>.svc` (`tls.crt`, `tls.key`) and a
+    /// `kustomization.yaml` fragment; `manifests/` picks them up from `manifests/certs`.
+    /// An existing CA in --out is reused (re-running renews only the serving certificate, which
+    /// the running server picks up without a restart).
+    Certs(CertsOptions),
+}
+
+/// Options of the `certs` command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CertsOptions {
+    /// The Service in front of the API server.
+    #[arg(long, default_value = "prepull-apiserver")]
+    pub service: String,
+    /// Its namespace.
+    #[arg(long, default_value = "prepull-system")]
+    pub namespace: String,
+    /// Output directory (created when missing).
+    #[arg(long, default_value = "manifests/certs")]
+    pub out: PathBuf,
+    /// Extra subject alternative names (DNS names or IPs); repeat or separate with commas.
+    #[arg(long = "san", value_delimiter = ',')]
+    pub sans: Vec<String>,
 }

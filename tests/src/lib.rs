@@ -6,6 +6,7 @@
 //! something to happen without sleeping), then [`KubeApiserver`] and the certificates it runs
 //! with ([`KubePki`], [`CertificateAuthority`]).
 
+mod aggregated_api;
 mod certs;
 mod containerd;
 mod etcd;
@@ -25,6 +26,7 @@ mod service_process;
 mod test_image;
 mod tls_client;
 
+pub use aggregated_api::AggregatedApi;
 pub use certs::{
     CertificateAuthority, IssuedCert, PemFiles, ServiceAccountKeyFiles, ServiceAccountKeys,
 };

@@ -1,5 +1,5 @@
-//! Authorization decisions. Standalone mode uses [`StandaloneAuthorizer`]; cluster mode will
-//! ask kube-apiserver (SubjectAccessReview).
+//! Authorization decisions. Standalone mode uses [`StandaloneAuthorizer`]; cluster mode asks
+//! kube-apiserver ([`super::delegated::DelegatedAuthorizer`], SubjectAccessReview).
 
 use async_trait::async_trait;
 
@@ -67,15 +67,23 @@ impl Authorizer for StandaloneAuthorizer {
     }
 }
 
-/// The node name of a node identity (`system:node:<name>` in `system:nodes`); `None` for
-/// everyone else.
+/// The node name of a node identity: `system:node:<name>` in `system:nodes`, or an identity
+/// authentication marked as acting for a node ([`UserInfo::acts_for_node`]: the node agent's
+/// service account with a node-bound token); `None` for everyone else.
 pub fn node_name(user: &UserInfo) -> Option<&str> {
+    if let Some(node) = user.acts_for_node.as_deref().filter(|n| !n.is_empty()) {
+        return Some(node);
+    }
     user.name
         .strip_prefix(NODE_USER_PREFIX)
         .filter(|name| !name.is_empty() && user.in_group(NODES_GROUP))
 }
 
-fn node_may(user: &UserInfo, r: &ResourceRequest) -> bool {
+/// Whether the node identity `user` may make the NodeImage request `r`: read, watch and update
+/// its own NodeImage (lists and watches narrowed to it by `fieldSelector=metadata.name=<node>`),
+/// and create NodeImages ([`node_restriction`](super::node_restriction) then admits only its
+/// own). False for every other request and for users that are not nodes.
+pub fn node_may(user: &UserInfo, r: &ResourceRequest) -> bool {
     let Some(node) = node_name(user) else {
         return false;
     };

@@ -18,6 +18,10 @@ pub struct UserInfo {
     pub uid: String,
     pub groups: Vec<String>,
     pub extra: BTreeMap<String, Vec<String>>,
+    /// The node this identity acts for when that is not spelled in its name: set only by
+    /// cluster-mode authentication, for the node agent's service account presenting a
+    /// node-bound token (see [`crate::auth::authorize::node_name`]). Never read from the wire.
+    pub acts_for_node: Option<String>,
 }
 
 impl UserInfo {

@@ -11,7 +11,7 @@ use super::request_info::RequestInfo;
 use super::state::AppState;
 use super::status::ApiError;
 use crate::auth::UserInfo;
-use crate::auth::authenticate::user_from_certificates;
+use crate::auth::authenticate::Credentials;
 use crate::auth::authorize::{Decision, forbidden_message};
 use crate::serve::PeerCertificates;
 
@@ -26,20 +26,37 @@ pub async fn request_info(mut request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// Stores the caller's [`UserInfo`] as a request extension: the subject of the verified client
-/// certificate, or anonymous without one.
+/// Stores the caller's [`UserInfo`] as a request extension, as the state's
+/// [`Authenticator`](crate::auth::authenticate::Authenticator) finds it (standalone: the
+/// verified client certificate, or anonymous); credentials that do not verify are 401.
 ///
 /// A request that already carries a `UserInfo` keeps it: only code inside this process can put
 /// one there (extensions never come from the wire), which is how router-level tests and
 /// in-process callers act as a given user.
-pub async fn authenticate(mut request: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     if request.extensions().get::<UserInfo>().is_none() {
-        let user = request
+        let certificates = request
             .extensions()
             .get::<PeerCertificates>()
-            .map(user_from_certificates)
-            .unwrap_or_else(UserInfo::anonymous);
-        request.extensions_mut().insert(user);
+            .cloned()
+            .unwrap_or_default();
+        let credentials = Credentials {
+            headers: request.headers(),
+            certificates: &certificates,
+        };
+        match state.authenticator.authenticate(credentials).await {
+            Ok(user) => {
+                request.extensions_mut().insert(user);
+            }
+            Err(err) => {
+                tracing::debug!(%err, path = %request.uri().path(), "unauthenticated request");
+                return ApiError::unauthorized().into_response();
+            }
+        }
     }
     next.run(request).await
 }

@@ -31,6 +31,12 @@ pub use state::AppState;
 
 /// The router serving every path, over `state`.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// Like [`router`], with `extra` routes (which must not set a fallback) served behind the same
+/// filters: authentication and authorization apply to them too.
+pub fn router_with(state: AppState, extra: Router) -> Router {
     Router::new()
         .merge(discovery::routes())
         .merge(openapi::routes())
@@ -38,12 +44,13 @@ pub fn router(state: AppState) -> Router {
         .merge(state.health.routes())
         .merge(state.metrics.routes())
         .fallback(handlers::dispatch)
+        .with_state(state.clone())
+        .merge(extra)
         // Layers run outside-in from the last added: request info first, then authentication,
         // authorization, metrics, and the deadline closest to the handlers.
         .layer(from_fn_with_state(state.clone(), filters::deadline))
         .layer(state.metrics.layer())
         .layer(from_fn_with_state(state.clone(), filters::authorize))
-        .layer(from_fn(filters::authenticate))
+        .layer(from_fn_with_state(state.clone(), filters::authenticate))
         .layer(from_fn(filters::request_info))
-        .with_state(state)
 }

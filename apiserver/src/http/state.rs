@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::health::HealthChecks;
 use super::watch::EncodedEvents;
+use crate::auth::authenticate::{Authenticator, CertificateAuthenticator};
 use crate::auth::authorize::Authorizer;
 use crate::config::RequestConfig;
 use crate::metrics::Metrics;
@@ -17,6 +18,8 @@ use crate::registry::Registry;
 #[derive(Clone)]
 pub struct AppState {
     pub registry: Arc<Registry>,
+    /// Who sends a request; standalone's client-certificate authenticator unless replaced.
+    pub authenticator: Arc<dyn Authenticator>,
     pub authorizer: Arc<dyn Authorizer>,
     pub requests: RequestConfig,
     /// Cancelled when the server shuts down: watches end their streams then.
@@ -30,11 +33,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State around `registry` and `authorizer`, with default request limits, the `ping`
-    /// health check only, fresh metrics and a fresh shutdown token.
+    /// State around `registry` and `authorizer`, with client-certificate authentication,
+    /// default request limits, the `ping` health check only, fresh metrics and a fresh
+    /// shutdown token.
     pub fn new(registry: Arc<Registry>, authorizer: Arc<dyn Authorizer>) -> AppState {
         AppState {
             registry,
+            authenticator: Arc::new(CertificateAuthenticator),
             authorizer,
             requests: RequestConfig::default(),
             shutdown: CancellationToken::new(),

@@ -8,7 +8,9 @@ use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-/// The client's verified certificate chain (leaf first), or empty for a client that sent none.
+/// The client's certificate chain (leaf first), or empty for a client that sent none. Verified
+/// against the client CA in standalone mode; in cluster mode only proven to be held by the client
+/// (authentication verifies the chain).
 /// Inserted into every request of the connection.
 #[derive(Clone, Debug, Default)]
 pub struct PeerCertificates(pub Arc<Vec<CertificateDer<'static>>>);

@@ -83,7 +83,7 @@ impl Pki {
     }
 }
 
-fn issuer(ca: &CertifiedKey) -> Result<Issuer<'static, KeyPair>> {
+pub(crate) fn issuer(ca: &CertifiedKey) -> Result<Issuer<'static, KeyPair>> {
     let key = KeyPair::from_pem(&ca.key_pem).context("parsing the CA key")?;
     Issuer::from_ca_cert_pem(&ca.cert_pem, key).context("parsing the CA certificate")
 }
@@ -94,7 +94,7 @@ fn validity(params: &mut CertificateParams, days: i64) {
     params.not_after = now + Duration::days(days);
 }
 
-fn new_ca(common_name: &str) -> Result<CertifiedKey> {
+pub(crate) fn new_ca(common_name: &str) -> Result<CertifiedKey> {
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.distinguished_name = name(common_name, &[]);
@@ -112,7 +112,7 @@ fn new_ca(common_name: &str) -> Result<CertifiedKey> {
     })
 }
 
-fn issue_serving(issuer: &Issuer<'_, KeyPair>, sans: &[String]) -> Result<CertifiedKey> {
+pub(crate) fn issue_serving(issuer: &Issuer<'_, KeyPair>, sans: &[String]) -> Result<CertifiedKey> {
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.distinguished_name = name("prepull-apiserver", &[]);
@@ -139,7 +139,11 @@ fn issue_serving(issuer: &Issuer<'_, KeyPair>, sans: &[String]) -> Result<Certif
     })
 }
 
-fn issue_client(issuer: &Issuer<'_, KeyPair>, user: &str, groups: &[&str]) -> Result<CertifiedKey> {
+pub(crate) fn issue_client(
+    issuer: &Issuer<'_, KeyPair>,
+    user: &str,
+    groups: &[&str],
+) -> Result<CertifiedKey> {
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.distinguished_name = name(user, groups);
