@@ -11,6 +11,8 @@ pub mod auth;
 pub mod config;
 pub mod feature_gates;
 pub mod http;
+pub mod leader;
+pub mod main_cluster;
 pub mod metrics;
 pub mod options;
 pub mod registry;

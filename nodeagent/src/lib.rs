@@ -10,6 +10,7 @@ pub mod config;
 pub mod credential_provider;
 pub mod cri_endpoint;
 pub mod docker_config;
+pub mod handed_credentials;
 pub mod health;
 pub mod image_runtime;
 pub mod options;
@@ -56,7 +57,7 @@ pub async fn run_until(
     let runtime = cri_endpoint::find_runtime(config.cri_endpoint.as_deref()).await?;
     tracing::info!(endpoint = %runtime.endpoint, runtime = %runtime.version, "container runtime answers");
     let client = kube::Client::try_from(config.kube)?;
-    let api: Api<NodeImage> = Api::all(client);
+    let api: Api<NodeImage> = Api::all(client.clone());
     let node = config.node_name;
     // The node identity creates its own NodeImage. A failure (API server down, a cluster-mode
     // authorizer that does not let nodes create) is not fatal: the NodeImage may be created by
@@ -71,6 +72,10 @@ pub async fn run_until(
         slots: Semaphore::new(config.max_concurrent_pulls),
         credentials: config.credentials,
         providers: config.credential_providers,
+        handed: Some(handed_credentials::HandedCredentials::new(
+            client,
+            node.clone(),
+        )),
         table: Arc::clone(&table),
     });
     let stop = CancellationToken::new();
