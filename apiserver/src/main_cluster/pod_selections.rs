@@ -293,3 +293,54 @@ fn update(placements: &Placements, pod: &Pod, node: Option<String>) -> bool {
     };
     before != pods.values().cloned().collect::<BTreeSet<String>>()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, node: Option<&str>, phase: Option<&str>) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name},
+            "spec": {"nodeName": node, "containers": []},
+            "status": {"phase": phase},
+        }))
+        .expect("a pod")
+    }
+
+    #[test]
+    fn only_bound_unfinished_pods_place_a_node() {
+        assert_eq!(
+            active_node(&pod("a", Some("n1"), Some("Running"))),
+            Some("n1".into())
+        );
+        assert_eq!(active_node(&pod("a", Some("n1"), None)), Some("n1".into()));
+        assert_eq!(active_node(&pod("a", None, Some("Pending"))), None);
+        assert_eq!(active_node(&pod("a", Some("n1"), Some("Succeeded"))), None);
+        assert_eq!(active_node(&pod("a", Some("n1"), Some("Failed"))), None);
+        let mut deleting = pod("a", Some("n1"), Some("Running"));
+        deleting.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::now(),
+            ));
+        assert_eq!(active_node(&deleting), None);
+    }
+
+    #[test]
+    fn a_change_is_reported_only_when_the_set_of_nodes_changes() {
+        let placements: Placements = Arc::new(Mutex::new(None));
+        let a = pod("a", Some("n1"), None);
+        assert!(
+            !update(&placements, &a, Some("n1".into())),
+            "not listed yet"
+        );
+        *placements.lock().unwrap() = Some(BTreeMap::new());
+        assert!(update(&placements, &a, Some("n1".into())));
+        let b = pod("b", Some("n1"), None);
+        assert!(
+            !update(&placements, &b, Some("n1".into())),
+            "n1 already there"
+        );
+        assert!(!update(&placements, &a, None), "b still runs on n1");
+        assert!(update(&placements, &b, None), "n1 has no pods left");
+    }
+}

@@ -11,7 +11,6 @@ use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use prepull_api::{ApiVersion, GROUP, ImagePullJob, Kind, NodeImage};
-use prepull_apiserver::leader::Election;
 use prepull_apiserver::main_cluster::{MainCluster, MainClusterOptions};
 use prepull_apiserver::registry::{Body, ReadRevision, Registry, RegistryOptions, WriteParams};
 use prepull_apiserver::scheduler::{Scheduler, SchedulerOptions};
