@@ -63,14 +63,28 @@ async fn nodes_get_node_images_that_follow_their_labels_and_go_with_them(world: 
     world
         .create_node("fresh", &[], Some(Timestamp::now()))
         .await;
-    world
+    let fresh = world
         .node_image_where("fresh", "created after the Ready delay", |n| n.is_some())
-        .await;
+        .await
+        .expect("exists");
     let waited = ready_at.elapsed();
     assert!(
         waited >= READY_DELAY - Duration::from_millis(500),
         "created after {waited:?}"
     );
+
+    // A NodeImage deleted by hand comes back while its Node exists.
+    let store = world.registry.store(prepull_api::Kind::NodeImage);
+    store
+        .delete(None, "fresh", &Default::default())
+        .await
+        .expect("delete the NodeImage");
+    world
+        .node_image_where("fresh", "recreated for its Node", |n| {
+            n.as_ref()
+                .is_some_and(|n| n.metadata.uid != fresh.metadata.uid)
+        })
+        .await;
 
     world
         .set_node_labels("n1", json!({"zone": "b", "disk": null}))
@@ -210,14 +224,21 @@ async fn one_of_two_electors_leads_and_stopping_it_hands_over(world: &World) {
     let spec = lease.spec.expect("spec");
     assert_eq!(spec.holder_identity.as_deref(), Some("replica-b"));
     assert_eq!(spec.lease_transitions, Some(1));
-    stop_b.cancel();
+
+    // Someone else takes the Lease: b notices at its next renewal and stops leading.
+    let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(Timestamp::now());
+    let taken = json!({"spec": {"holderIdentity": "intruder", "renewTime": now}});
+    leases
+        .patch(
+            "election-test",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(taken),
+        )
+        .await
+        .expect("take the lease");
     tokio::time::timeout(WAIT, b_leads.cancelled())
         .await
-        .expect("b's leadership ends when it stops");
-    let lease = leases.get("election-test").await.expect("the lease");
-    assert_eq!(
-        lease.spec.and_then(|s| s.holder_identity).as_deref(),
-        Some(""),
-        "released"
-    );
+        .expect("b's leadership ends when the lease is taken");
+    assert!(!b.is_leading());
+    stop_b.cancel();
 }
