@@ -7,7 +7,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenReview};
+use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
 use kube::Api;
 use kube::api::PostParams;
 use prepull_apiserver::auth::UserInfo;
@@ -108,7 +109,8 @@ pub async fn only_the_agent_of_the_pulling_node_gets_the_pull_secrets(world: &Wo
     );
 
     let routes: Router = world.main_cluster().routes();
-    for user in [node_user("c1"), agent_account_on("c1")] {
+    let real_agent = node_bound_identity(world, "c1").await;
+    for user in [node_user("c1"), agent_account_on("c1"), real_agent] {
         let (status, body) = ask(&routes, "c1", user.clone()).await;
         assert_eq!(status, StatusCode::OK, "{} gets c1's: {body}", user.name);
         assert_eq!(body["kind"], "NodeCredentials");
@@ -167,4 +169,68 @@ async fn the_agent_fetches_and_matches_its_credentials(routes: Router) {
         "no task for that image: nothing handed"
     );
     server.abort();
+}
+
+/// The identity kube-apiserver gives the agent on `node`: a token bound to a Pod on that node
+/// (TokenRequest), as TokenReview reports it (with the node's name in its extra info).
+async fn node_bound_identity(world: &World, node: &str) -> UserInfo {
+    let accounts: Api<ServiceAccount> = Api::namespaced(world.client.clone(), "creds");
+    let account: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "agent"}})).expect("an SA");
+    accounts
+        .create(&PostParams::default(), &account)
+        .await
+        .expect("create the agent's service account");
+    let pods: Api<Pod> = Api::namespaced(world.client.clone(), "creds");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": format!("agent-{node}")},
+        "spec": {
+            "nodeName": node,
+            "serviceAccountName": "agent",
+            "automountServiceAccountToken": false,
+            "containers": [{"name": "agent", "image": "registry.example/agent:1"}],
+        },
+    }))
+    .expect("a pod");
+    let pod = pods
+        .create(&PostParams::default(), &pod)
+        .await
+        .expect("create the agent's pod");
+    let request: TokenRequest = serde_json::from_value(json!({
+        "spec": {
+            "audiences": [],
+            "boundObjectRef": {
+                "apiVersion": "v1", "kind": "Pod",
+                "name": pod.metadata.name, "uid": pod.metadata.uid,
+            },
+        },
+    }))
+    .expect("a token request");
+    let token: TokenRequest = accounts
+        .create_subresource("token", "agent", &PostParams::default(), &request)
+        .await
+        .expect("a pod-bound token");
+    let token = token.status.expect("issued").token;
+    let review: TokenReview =
+        serde_json::from_value(json!({"spec": {"token": token}})).expect("a review");
+    let reviewed = Api::<TokenReview>::all(world.client.clone())
+        .create(&PostParams::default(), &review)
+        .await
+        .expect("token review");
+    let user = reviewed
+        .status
+        .filter(|s| s.authenticated == Some(true))
+        .and_then(|s| s.user)
+        .expect("the token authenticates");
+    let mut info = UserInfo::authenticated(
+        user.username.unwrap_or_default(),
+        user.groups.unwrap_or_default(),
+    );
+    info.extra = user.extra.unwrap_or_default().into_iter().collect();
+    assert_eq!(
+        info.extra.get(NODE_NAME_EXTRA),
+        Some(&vec![node.to_owned()]),
+        "kube-apiserver names the node in the token's extra info"
+    );
+    info
 }
