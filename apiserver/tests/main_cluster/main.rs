@@ -17,7 +17,7 @@ use prepull_apiserver::main_cluster::{LeaseElection, LeaseTiming};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use prepull_apiserver::main_cluster::job_events::STARTED;
+use prepull_apiserver::main_cluster::job_events::{COMPLETED, PULL_IMAGE_FAILED, STARTED};
 use support::{READY_DELAY, WAIT, World, event_note, with_task};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -25,6 +25,7 @@ async fn the_main_cluster_drives_nodes_pods_leases_and_credentials() {
     let world = World::start().await;
     nodes_get_node_images_that_follow_their_labels_and_go_with_them(&world).await;
     a_pod_selector_job_targets_exactly_the_nodes_of_matching_pods(&world).await;
+    a_failed_pull_and_the_end_of_the_job_are_recorded_as_events(&world).await;
     credentials::only_the_agent_of_the_pulling_node_gets_the_pull_secrets(&world).await;
     one_of_two_electors_leads_and_stopping_it_hands_over(&world).await;
     world.stop().await;
@@ -165,6 +166,35 @@ async fn a_pod_selector_job_targets_exactly_the_nodes_of_matching_pods(world: &W
         .create_pod("web", "web-3", json!({"app": "web"}), "p2")
         .await;
     targeted(vec!["p1", "p2", "p3"]).await;
+}
+
+async fn a_failed_pull_and_the_end_of_the_job_are_recorded_as_events(world: &World) {
+    world.create_node("f1", &[], long_ago()).await;
+    world
+        .node_image_where("f1", "created", |n| n.is_some())
+        .await;
+    let image = "registry.example/private";
+    world
+        .create_job(
+            "web",
+            "fails",
+            json!({"image": format!("{image}:2"), "selector": {"names": ["f1"]}}),
+        )
+        .await;
+    world
+        .node_image_where("f1", "has the task", |n| {
+            n.as_ref()
+                .is_some_and(|n| n.spec.images.contains_key(image))
+        })
+        .await;
+    world.fail_tasks("f1", image, "401 Unauthorized").await;
+    let note = event_note(world, "web", "fails", PULL_IMAGE_FAILED, "Warning").await;
+    assert_eq!(
+        note,
+        "Failed to pull image registry.example/private:2 on node f1: 401 Unauthorized"
+    );
+    let note = event_note(world, "web", "fails", COMPLETED, "Warning").await;
+    assert!(note.contains("job has completed"), "{note}");
 }
 
 async fn one_of_two_electors_leads_and_stopping_it_hands_over(world: &World) {

@@ -7,12 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use prepull_api::node_image::{ImagePullPhase, ImageTagStatus};
 use prepull_api::{ApiVersion, GROUP, ImagePullJob, Kind, NodeImage};
 use prepull_apiserver::main_cluster::{MainCluster, MainClusterOptions};
-use prepull_apiserver::registry::{Body, ReadRevision, Registry, RegistryOptions, WriteParams};
+use prepull_apiserver::registry::{
+    Body, ReadRevision, Registry, RegistryOptions, Subresource, WriteParams,
+};
 use prepull_apiserver::scheduler::{Scheduler, SchedulerOptions};
 use prepull_storage::cache::{CacheOptions, WatchCache};
 use prepull_storage::embedded::{EmbeddedOptions, EmbeddedStore};
@@ -247,6 +251,47 @@ impl World {
             .await
             .expect("job");
         serde_json::from_value((*object.value).clone()).expect("a job")
+    }
+
+    /// Answers every task of `image` on NodeImage `name` as failed with `message`, the way
+    /// its agent reports (status at the spec's version).
+    pub async fn fail_tasks(&self, name: &str, image: &str, message: &str) {
+        let store = self.registry.store(Kind::NodeImage);
+        for _ in 0..20 {
+            let mut node = self.node_image(name).await.expect("NodeImage");
+            let tags = node.spec.images.get(image).expect("a task").tags.clone();
+            let mut status = node.status.clone().unwrap_or_default();
+            let entry = status.image_statuses.entry(image.to_owned()).or_default();
+            entry.tags = tags
+                .iter()
+                .map(|tag| ImageTagStatus {
+                    tag: tag.tag.clone(),
+                    phase: ImagePullPhase::Failed,
+                    completion_time: Some(Time(Timestamp::now())),
+                    version: tag.version,
+                    message: message.to_owned(),
+                    ..ImageTagStatus::default()
+                })
+                .collect();
+            node.status = Some(status);
+            let body = serde_json::to_value(&node).expect("serialize");
+            match store
+                .update(
+                    None,
+                    name,
+                    Body::Value(body),
+                    ApiVersion::V1alpha1,
+                    Subresource::Status,
+                    &WriteParams::default(),
+                )
+                .await
+            {
+                Ok(_) => return,
+                Err(err) if err.code.as_u16() == 409 => continue,
+                Err(err) => panic!("status write failed: {}", err.message),
+            }
+        }
+        panic!("status write kept conflicting");
     }
 
     pub async fn stop(mut self) {
