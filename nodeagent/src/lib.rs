@@ -3,7 +3,8 @@
 //!
 //! Start reading at [`run_until`]: startup is [`options::Options`] -> [`config::Config`] ->
 //! run. The watch of the node's own NodeImage feeds [`task_table::TaskTable::reconcile`], which
-//! starts [`pull_task`]s (CRI calls in [`image_runtime`], credentials from [`docker_config`]);
+//! starts [`pull_task`]s (CRI calls in [`image_runtime`], credentials from [`docker_config`]
+//! and, handed by the API server for pull secrets, [`handed_credentials`]);
 //! [`status_writer`] turns the table into coalesced merge patches of `/status`.
 
 pub mod config;
