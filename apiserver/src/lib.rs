@@ -15,6 +15,8 @@ pub mod cluster;
 pub mod config;
 pub mod feature_gates;
 pub mod http;
+pub mod leader;
+pub mod main_cluster;
 pub mod metrics;
 pub mod options;
 pub mod registry;

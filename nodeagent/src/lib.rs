@@ -3,13 +3,15 @@
 //!
 //! Start reading at [`run_until`]: startup is [`options::Options`] -> [`config::Config`] ->
 //! run. The watch of the node's own NodeImage feeds [`task_table::TaskTable::reconcile`], which
-//! starts [`pull_task`]s (CRI calls in [`image_runtime`], credentials from [`docker_config`]);
+//! starts [`pull_task`]s (CRI calls in [`image_runtime`], credentials from [`docker_config`]
+//! and, handed by the API server for pull secrets, [`handed_credentials`]);
 //! [`status_writer`] turns the table into coalesced merge patches of `/status`.
 
 pub mod config;
 pub mod credential_provider;
 pub mod cri_endpoint;
 pub mod docker_config;
+pub mod handed_credentials;
 pub mod health;
 pub mod image_runtime;
 pub mod options;
@@ -56,7 +58,7 @@ pub async fn run_until(
     let runtime = cri_endpoint::find_runtime(config.cri_endpoint.as_deref()).await?;
     tracing::info!(endpoint = %runtime.endpoint, runtime = %runtime.version, "container runtime answers");
     let client = kube::Client::try_from(config.kube)?;
-    let api: Api<NodeImage> = Api::all(client);
+    let api: Api<NodeImage> = Api::all(client.clone());
     let node = config.node_name;
     // The node identity creates its own NodeImage. A failure (API server down, a cluster-mode
     // authorizer that does not let nodes create) is not fatal: the NodeImage may be created by
@@ -71,6 +73,10 @@ pub async fn run_until(
         slots: Semaphore::new(config.max_concurrent_pulls),
         credentials: config.credentials,
         providers: config.credential_providers,
+        handed: Some(handed_credentials::HandedCredentials::new(
+            client,
+            node.clone(),
+        )),
         table: Arc::clone(&table),
     });
     let stop = CancellationToken::new();

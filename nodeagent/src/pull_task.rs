@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 
 use crate::credential_provider::CredentialProviders;
 use crate::docker_config::{Credential, DockerConfig};
+use crate::handed_credentials::HandedCredentials;
 use crate::image_runtime::{ImageRuntime, RuntimeError, image_spec};
 use crate::task_table::{NewTask, TaskKey, TaskTable};
 
@@ -53,6 +54,8 @@ pub struct TaskSpec {
     pub labels: HashMap<String, String>,
     /// Sandbox config annotations (with [`PULLING_IMAGE_BY`]).
     pub annotations: HashMap<String, String>,
+    /// Whether the image names pull secrets (whose credentials the API server hands over).
+    pub has_pull_secrets: bool,
 }
 
 impl TaskSpec {
@@ -82,6 +85,7 @@ impl TaskSpec {
                 .map(|s| Duration::from_secs(s.unsigned_abs())),
             labels: sandbox.labels.into_iter().collect(),
             annotations,
+            has_pull_secrets: !image_spec.pull_secrets.is_empty(),
         }
     }
 }
@@ -106,6 +110,8 @@ pub struct PullContext {
     pub credentials: DockerConfig,
     /// Credential-provider plugins, asked after [`PullContext::credentials`].
     pub providers: Arc<CredentialProviders>,
+    /// The job's pull secrets, handed by the API server; tried first.
+    pub handed: Option<HandedCredentials>,
     /// Where progress is reported.
     pub table: Arc<TaskTable>,
 }
@@ -175,7 +181,11 @@ async fn attempts(context: &PullContext, spec: &TaskSpec) -> Result<String, Stri
             }
         }
     }
-    let mut credentials = context.credentials.matching(&spec.image);
+    let mut credentials = match &context.handed {
+        Some(handed) if spec.has_pull_secrets => handed.fetch(&spec.image).await,
+        _ => Vec::new(),
+    };
+    credentials.extend(context.credentials.matching(&spec.image));
     credentials.extend(context.providers.credentials(&spec.reference).await);
     let mut delay = FIRST_BACKOFF;
     let mut attempt = 0;

@@ -14,7 +14,8 @@
 //!   (expired and orphaned NodeImage tags) per key.
 //!
 //! Nodes come from a [`node_source::NodeSource`]: in standalone mode the registered
-//! NodeImages.
+//! NodeImages, in cluster mode the main cluster's Nodes and Pods
+//! ([`Scheduler::start_with_nodes`]).
 
 pub mod cache;
 pub mod informer;
@@ -160,6 +161,27 @@ impl Scheduler {
     pub fn start(registry: Arc<Registry>, options: SchedulerOptions) -> Scheduler {
         let cache = Arc::new(Mutex::new(Cache::default()));
         let nodes: Arc<dyn NodeSource> = Arc::new(RegisteredNodes::new(cache.clone()));
+        Scheduler::start_on(registry, options, cache, nodes)
+    }
+
+    /// Like [`Scheduler::start`], with the nodes of `nodes` (cluster mode: the main cluster's
+    /// Nodes and Pods); its [`NodeSource::changes`] queue the jobs they affect.
+    pub fn start_with_nodes(
+        registry: Arc<Registry>,
+        options: SchedulerOptions,
+        nodes: Arc<dyn NodeSource>,
+    ) -> Scheduler {
+        let cache = Arc::new(Mutex::new(Cache::default()));
+        Scheduler::start_on(registry, options, cache, nodes)
+    }
+
+    fn start_on(
+        registry: Arc<Registry>,
+        options: SchedulerOptions,
+        cache: Arc<Mutex<Cache>>,
+        nodes: Arc<dyn NodeSource>,
+    ) -> Scheduler {
+        let node_changes = nodes.changes();
         let ctx = Arc::new(Context {
             registry: registry.clone(),
             cache,
@@ -196,6 +218,13 @@ impl Scheduler {
             ));
         }
         tasks.spawn(ctx.queue.clone().run_timer(stop.clone()));
+        if let Some(changes) = node_changes {
+            tasks.spawn(node_source::forward_changes(
+                ctx.clone(),
+                changes,
+                stop.clone(),
+            ));
+        }
         for _ in 0..options.workers.max(1) {
             let ctx = ctx.clone();
             let stop = stop.clone();

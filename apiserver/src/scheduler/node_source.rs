@@ -1,12 +1,19 @@
 //! Where the scheduler's nodes come from: [`NodeSource`]. Standalone mode uses
-//! [`RegisteredNodes`], the NodeImages the node agents registered; cluster mode will read the
-//! main cluster's Nodes (and Pods, for `podSelector`).
+//! [`RegisteredNodes`], the NodeImages the node agents registered; cluster mode reads the
+//! main cluster's Nodes and, for `podSelector`, its Pods
+//! ([`crate::main_cluster::ClusterNodes`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use tokio::sync::broadcast;
+
+use tokio_util::sync::CancellationToken;
+
 use super::cache::Cache;
+use super::{Context, Work};
 
 /// A node a job can target.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +30,35 @@ pub trait NodeSource: Send + Sync + fmt::Debug {
     /// Whether jobs can target nodes through `podSelector` (needs the main cluster's Pods).
     /// When not, such jobs report so in their status.
     fn supports_pod_selector(&self) -> bool;
+
+    /// The names of the nodes running active pods (not finished, not being deleted, bound to a
+    /// node) that match `selector` in `namespace`, or `None` while that is not known yet (the
+    /// job then waits: a [`NodeChange::Pods`] follows once it is known). Sources without Pods
+    /// answer `None`.
+    fn pod_selector_nodes(
+        &self,
+        _namespace: &str,
+        _selector: &LabelSelector,
+    ) -> Option<BTreeSet<String>> {
+        None
+    }
+
+    /// Notifications of changes that can alter jobs' targets, for a scheduler to queue the
+    /// jobs again; `None` when the source has none to give (its changes show up otherwise,
+    /// as NodeImage changes do). Each call subscribes a new receiver.
+    fn changes(&self) -> Option<broadcast::Receiver<NodeChange>> {
+        None
+    }
+}
+
+/// What changed in a [`NodeSource`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeChange {
+    /// The set of nodes or their labels: every job's targets may differ.
+    Nodes,
+    /// Pods in this namespace (or what is known about them): its `podSelector` jobs' targets
+    /// may differ.
+    Pods { namespace: String },
 }
 
 /// Standalone mode's inventory: each registered NodeImage is a node, with its labels.
@@ -53,5 +89,30 @@ impl NodeSource for RegisteredNodes {
 
     fn supports_pod_selector(&self) -> bool {
         false
+    }
+}
+
+/// Queues the jobs each change of `changes` affects (every job for [`NodeChange::Nodes`] or a
+/// missed notification, the namespace's jobs for [`NodeChange::Pods`]) until `stop`.
+pub(super) async fn forward_changes(
+    ctx: Arc<Context>,
+    mut changes: broadcast::Receiver<NodeChange>,
+    stop: CancellationToken,
+) {
+    loop {
+        let change = tokio::select! {
+            () = stop.cancelled() => return,
+            change = changes.recv() => change,
+        };
+        let namespace = match change {
+            Ok(NodeChange::Pods { namespace }) => Some(namespace),
+            Ok(NodeChange::Nodes) | Err(broadcast::error::RecvError::Lagged(_)) => None,
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        for key in ctx.cache().job_keys() {
+            if namespace.as_ref().is_none_or(|ns| *ns == key.namespace) {
+                ctx.queue.add(Work::PullJob(key));
+            }
+        }
     }
 }

@@ -20,7 +20,7 @@ use super::node_task::{self, TaskState, task_for};
 use super::node_update::update_node;
 use super::stale_tasks::{self, Verdict};
 use super::status_write::patch_status;
-use super::targets::target_nodes;
+use super::targets::resolve_targets;
 use super::{Context, Work};
 use crate::http::status::ApiError;
 use crate::registry::{DeleteParams, Preconditions, Subresource};
@@ -77,7 +77,10 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
     };
     let (image, tag) = reference.name_and_tag();
     let uid = job.metadata.uid.clone().unwrap_or_default();
-    let targets = target_nodes(template, &ctx.nodes.nodes());
+    let Some(targets) = resolve_targets(template, &key.namespace, ctx.nodes.as_ref()) else {
+        // Pods still being listed: the node source signals once they are known.
+        return Ok(());
+    };
     // A selector that changed while the job runs: nodes it no longer targets lose the task.
     let dropped: Vec<String> = ctx
         .cache()

@@ -5,7 +5,26 @@ use std::collections::BTreeSet;
 use prepull_api::job_template::ImagePullJobTemplate;
 use prepull_api::label_selector;
 
-use super::node_source::Node;
+use super::node_source::{Node, NodeSource};
+
+/// The names of the nodes `template` (of a job in `namespace`) targets, sorted, or `None` while
+/// they cannot be known yet (a `podSelector` whose Pods are still being listed). A
+/// `podSelector` targets the nodes of its matching Pods that are in the inventory; any other
+/// selector is [`target_nodes`] over the inventory.
+pub fn resolve_targets(
+    template: &ImagePullJobTemplate,
+    namespace: &str,
+    source: &dyn NodeSource,
+) -> Option<BTreeSet<String>> {
+    let nodes = source.nodes();
+    let Some(pod_selector) = &template.pod_selector else {
+        return Some(target_nodes(template, &nodes));
+    };
+    let mut with_pods = source.pod_selector_nodes(namespace, &pod_selector.label_selector)?;
+    let known: BTreeSet<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+    with_pods.retain(|name| known.contains(name.as_str()));
+    Some(with_pods)
+}
 
 /// The names of the nodes among `nodes` that `template` selects, sorted: `selector.names`
 /// (names with no node skipped), a label selector over node labels (the empty selector
