@@ -5,8 +5,10 @@
 //!
 //! The per-version documents are what `kubectl explain` prints and what kubectl inspects to
 //! decide whether to send `fieldValidation` and which patch type to use; kube-aggregator
-//! fetches all of them to merge into the cluster's documents. They list only
-//! [`PATCH_CONTENT_TYPES`] for PATCH, so kubectl never tries a strategic merge patch.
+//! fetches all of them to merge into the cluster's documents. PATCH lists
+//! [`PATCH_CONTENT_TYPES`], strategic merge patch included, so client-side `kubectl apply`
+//! computes strategic patches from the schemas' `x-kubernetes-patch-merge-key` and
+//! `x-kubernetes-patch-strategy`.
 //!
 //! Documents are built on first use from [`operations`] and the schemas of `prepull-api`, then
 //! served from memory with an `ETag`. A v3 document requested with its current `hash` may be
@@ -41,6 +43,8 @@ use super::status::ApiError;
 pub const PATCH_CONTENT_TYPES: &[&str] = &[
     "application/json-patch+json",
     "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
 ];
 
 /// The media type of JSON documents.
