@@ -4,15 +4,17 @@
 //! (409 naming each field and manager, unless `force`), removes fields the manager stopped
 //! applying that nobody else owns, and creates the object when it does not exist.
 //!
-//! The rules are in [`ownership`], the merge in [`merge`]; this file runs them inside the
+//! The rules are in [`ownership`], the merge in [`merge`], the client-side apply upgrade in
+//! [`csa_upgrade`]; this file runs them inside the
 //! store's read-modify-write loop, and the result goes through the write pipeline like any
 //! patch (strict decoding, defaults, validation), keeping the managedFields computed here.
 //!
 //! Objects written by client-side `kubectl apply` (manager `kubectl-client-side-apply`, the
-//! `last-applied-configuration` annotation) are upgraded by kubectl itself: since v1.26 it
-//! first moves those managers' fields to its apply manager with a JSON patch of
-//! `metadata.managedFields`, which any patch here accepts.
+//! `last-applied-configuration` annotation) are upgraded as kube-apiserver does it
+//! ([`csa_upgrade`]); kubectl then moves the old manager's fields to its apply manager with a
+//! JSON patch of `metadata.managedFields`, which any patch here accepts.
 
+mod csa_upgrade;
 mod merge;
 mod ownership;
 

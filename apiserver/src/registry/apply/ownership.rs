@@ -15,6 +15,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry, Time};
 use serde_json::Value;
 
+use super::csa_upgrade;
 use super::merge::{merge, remove_path};
 use crate::registry::field_set::{FieldSet, display_path};
 use crate::registry::managed_fields::{entries_of, fields_of, set_entries, sort_entries};
@@ -45,9 +46,10 @@ impl Applier<'_> {
     }
 }
 
-/// Fields another manager owns that the apply would change.
+/// Fields another manager owns that the apply would change: `(manager, path)` as printed,
+/// and the paths themselves.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Conflicts(pub Vec<(String, String)>);
+pub(crate) struct Conflicts(pub Vec<(String, String)>, pub FieldSet);
 
 impl Conflicts {
     /// kube-apiserver's message: `Apply failed with 1 conflict: conflict with "m": .spec.x`,
@@ -92,8 +94,29 @@ fn describe(entry: &ManagedFieldsEntry) -> String {
 }
 
 /// The object after `applier` applies `config` to `live` (`{}` when creating), with its
-/// managedFields; or the conflicts that stop it.
+/// managedFields; or the conflicts that stop it. Conflicts only with fields client-side apply
+/// set are forgiven to `kubectl` ([`csa_upgrade`]).
 pub(crate) fn apply(
+    live: &Value,
+    config: &Value,
+    applier: &Applier<'_>,
+    now: &Time,
+) -> Result<Value, Conflicts> {
+    let mut result = match apply_once(live, config, applier, now) {
+        Err(conflicts) if csa_upgrade::forgives(live, applier, &conflicts.1) => {
+            let forced = Applier {
+                force: true,
+                ..*applier
+            };
+            apply_once(live, config, &forced, now)
+        }
+        other => other,
+    }?;
+    csa_upgrade::update_last_applied(&mut result, config, applier);
+    Ok(result)
+}
+
+fn apply_once(
     live: &Value,
     config: &Value,
     applier: &Applier<'_>,
@@ -110,6 +133,7 @@ pub(crate) fn apply(
     let changed = FieldSet::changed(&applied, &merged, Some(live));
 
     let mut conflicts = Vec::new();
+    let mut conflicting = FieldSet::default();
     for entry in entries.iter_mut().filter(|e| !applier.owns(e)) {
         let owned = fields_of(entry);
         let overlap = owned.intersection(&changed);
@@ -121,10 +145,11 @@ pub(crate) fn apply(
         } else {
             let who = describe(entry);
             conflicts.extend(overlap.paths().map(|p| (who.clone(), display_path(p))));
+            conflicting = conflicting.union(&overlap);
         }
     }
     if !conflicts.is_empty() {
-        return Err(Conflicts(conflicts));
+        return Err(Conflicts(conflicts, conflicting));
     }
 
     let previous_entry = entries.iter().find(|e| applier.owns(e)).cloned();
@@ -267,11 +292,14 @@ mod tests {
 
     #[test]
     fn several_conflicts_are_listed_per_manager() {
-        let conflicts = Conflicts(vec![
-            ("\"b\"".into(), ".spec.x".into()),
-            ("\"a\"".into(), ".spec.y".into()),
-            ("\"b\"".into(), ".spec.z".into()),
-        ]);
+        let conflicts = Conflicts(
+            vec![
+                ("\"b\"".into(), ".spec.x".into()),
+                ("\"a\"".into(), ".spec.y".into()),
+                ("\"b\"".into(), ".spec.z".into()),
+            ],
+            FieldSet::default(),
+        );
         assert_eq!(
             conflicts.message(),
             "Apply failed with 3 conflicts: conflicts with \"a\":\n- .spec.y\nconflicts with \"b\":\n- .spec.x\n- .spec.z"
