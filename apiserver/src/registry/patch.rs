@@ -116,9 +116,13 @@ impl ResourceStore {
         check: impl Fn(&str) -> Result<(), ApiError>,
     ) -> Result<Written, ApiError> {
         if let Patch::Apply(config) = patch {
-            return self
-                .apply(namespace, name, config, version, subresource, params, check)
-                .await;
+            let target = Target {
+                namespace,
+                name,
+                version,
+                subresource,
+            };
+            return self.apply(&target, config, params, check).await;
         }
         if params.force {
             return Err(errors::force_needs_apply());

@@ -57,3 +57,63 @@ pub(crate) fn update_last_applied(result: &mut Value, config: &Value, applier: &
         annotations.insert(LAST_APPLIED.into(), Value::String(applied.to_string()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use k8s_openapi::jiff::Timestamp;
+    use prepull_api::{ApiVersion, Kind};
+    use serde_json::json;
+
+    use super::super::ownership::{Applier, apply};
+    use crate::registry::params::Subresource;
+    use crate::registry::schema_node::SchemaNode;
+
+    fn applier(manager: &str) -> Applier<'_> {
+        Applier {
+            manager,
+            api_version: "apps.kruise.io/v1alpha1",
+            subresource: Subresource::Main,
+            force: false,
+            schema: SchemaNode::root(Kind::ImagePullJob, ApiVersion::V1alpha1),
+        }
+    }
+
+    /// A job written by client-side apply with parallelism 2.
+    fn client_side_applied() -> serde_json::Value {
+        let last = json!({"apiVersion": "apps.kruise.io/v1alpha1", "kind": "ImagePullJob",
+            "metadata": {"name": "j"}, "spec": {"image": "nginx", "parallelism": 2}});
+        json!({
+            "metadata": {
+                "name": "j",
+                "annotations": {super::LAST_APPLIED: last.to_string()},
+                "managedFields": [{
+                    "apiVersion": "apps.kruise.io/v1alpha1",
+                    "fieldsType": "FieldsV1",
+                    "fieldsV1": {"f:metadata": {"f:annotations": {".": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {}}},
+                                 "f:spec": {".": {}, "f:image": {}, "f:parallelism": {}}},
+                    "manager": "kubectl-client-side-apply",
+                    "operation": "Update",
+                    "time": "2026-01-01T00:00:00Z"
+                }]
+            },
+            "spec": {"image": "nginx", "parallelism": 2}
+        })
+    }
+
+    #[test]
+    fn kubectl_may_change_what_client_side_apply_set_and_the_annotation_follows() {
+        let config = json!({"apiVersion": "apps.kruise.io/v1alpha1", "kind": "ImagePullJob",
+            "metadata": {"name": "j"}, "spec": {"image": "nginx", "parallelism": 5}});
+        let now = Time(Timestamp::from_second(10).unwrap());
+        let result = apply(&client_side_applied(), &config, &applier("kubectl"), &now).unwrap();
+        assert_eq!(result["spec"]["parallelism"], 5);
+        let annotation = result["metadata"]["annotations"][super::LAST_APPLIED]
+            .as_str()
+            .unwrap();
+        let recorded: serde_json::Value = serde_json::from_str(annotation).unwrap();
+        assert_eq!(recorded, config);
+        let other = apply(&client_side_applied(), &config, &applier("someone"), &now);
+        assert!(other.is_err(), "only kubectl is forgiven");
+    }
+}

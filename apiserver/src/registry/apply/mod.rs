@@ -18,7 +18,6 @@ mod csa_upgrade;
 mod merge;
 mod ownership;
 
-use prepull_api::ApiVersion;
 use prepull_api::versions::present_value;
 use serde_json::Value;
 
@@ -35,23 +34,26 @@ use crate::http::status::ApiError;
 use ownership::Applier;
 
 impl ResourceStore {
-    /// Applies `config` (the parsed apply patch) to object `name` through the main resource
-    /// or `/status`, as manager `params.field_manager` (required: 422 without it), taking
+    /// Applies `config` (the parsed apply patch) to the `target` object through the main
+    /// resource or `/status`, as manager `params.field_manager` (required: 422 without it), taking
     /// conflicting fields when `params.force`. A missing object is created from `config`
     /// (main resource only; `/status` of a missing object is 404), after `check` approves its
     /// name. Errors: 400 for a config that is not an object or carries managedFields, 409
     /// with `FieldManagerConflict` causes for conflicts, and whatever a patch or create of
     /// the result would answer.
-    pub async fn apply(
+    pub(super) async fn apply(
         &self,
-        namespace: Option<&str>,
-        name: &str,
+        target: &Target<'_>,
         config: &Value,
-        version: ApiVersion,
-        subresource: Subresource,
         params: &WriteParams,
         check: impl Fn(&str) -> Result<(), ApiError>,
     ) -> Result<Written, ApiError> {
+        let Target {
+            namespace,
+            name,
+            version,
+            subresource,
+        } = *target;
         self.check_writable()?;
         let manager = params
             .field_manager
@@ -70,16 +72,10 @@ impl ResourceStore {
             origin: BodyOrigin::Patch,
             recording: Recording::AsGiven,
         };
-        let target = Target {
-            namespace,
-            name,
-            version,
-            subresource,
-        };
         let kind = self.kind;
         let clock = self.clock.clone();
         let updated = self
-            .write_existing(&target, params, how, |current| {
+            .write_existing(target, params, how, |current| {
                 let mut live = (*current.value).clone();
                 present_value(kind, &mut live, version);
                 let applied = ownership::apply(&live, config, &applier, &clock.now_time())

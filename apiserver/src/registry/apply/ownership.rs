@@ -93,6 +93,19 @@ fn describe(entry: &ManagedFieldsEntry) -> String {
     text
 }
 
+/// Whether `path` is a key field of a map-list element (`...k:{"tag":"x"}.f:tag`), which goes
+/// only with its element.
+fn is_element_key(path: &[String]) -> bool {
+    let [.., parent, last] = path else {
+        return false;
+    };
+    let (Some(keys), Some(field)) = (parent.strip_prefix("k:"), last.strip_prefix("f:")) else {
+        return false;
+    };
+    serde_json::from_str::<serde_json::Map<String, Value>>(keys)
+        .is_ok_and(|keys| keys.contains_key(field))
+}
+
 /// The object after `applier` applies `config` to `live` (`{}` when creating), with its
 /// managedFields; or the conflicts that stop it. Conflicts only with fields client-side apply
 /// set are forgiven to `kubectl` ([`csa_upgrade`]).
@@ -160,9 +173,10 @@ fn apply_once(
         .iter()
         .filter(|e| !applier.owns(e))
         .fold(FieldSet::default(), |all, e| all.union(&fields_of(e)));
+    // Outermost first: a removed element takes its fields with it.
     let dropped = previous.difference(&applied);
-    for path in dropped.paths().rev() {
-        if !others.covers(path) {
+    for path in dropped.paths() {
+        if !others.covers(path) && !is_element_key(path) {
             remove_path(&mut merged, path);
         }
     }

@@ -279,3 +279,59 @@ async fn apply_needs_a_field_manager_and_force_needs_apply() {
         assert_eq!(code(forced_merge), 422);
     }
 }
+
+#[tokio::test]
+async fn managers_own_node_image_tags_by_key_and_keep_each_others() {
+    for fx in Fixture::both().await {
+        println!("reads {}", fx.reads());
+        let tags = |tags: &[&str]| {
+            let tags: Vec<Value> = tags
+                .iter()
+                .map(|t| json!({"tag": t, "pullPolicy": {"ttlSecondsAfterFinished": 60}}))
+                .collect();
+            json!({
+                "apiVersion": "apps.kruise.io/v1alpha1",
+                "kind": "NodeImage",
+                "metadata": {"name": "n1"},
+                "spec": {"images": {"nginx": {"tags": tags}}}
+            })
+        };
+        let apply_node = |config: Value, who: &'static str| {
+            let nodes = fx.node_images();
+            async move {
+                nodes
+                    .patch(
+                        None,
+                        "n1",
+                        &Patch::Apply(config),
+                        V1ALPHA1,
+                        Subresource::Main,
+                        &manager(who),
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        apply_node(tags(&["1.25"]), "alice").await;
+        let both = apply_node(tags(&["1.27"]), "bob").await;
+        let listed = |written: &Written| -> Vec<String> {
+            value(written)["spec"]["images"]["nginx"]["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["tag"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(listed(&both), ["1.25", "1.27"]);
+        let bob = &value(&both)["metadata"]["managedFields"][1];
+        assert_eq!(bob["manager"], "bob");
+        assert!(
+            bob["fieldsV1"]
+                .to_string()
+                .contains(r#"k:{\"tag\":\"1.27\"}"#),
+            "{bob}"
+        );
+        let alice_drops_hers = apply_node(tags(&[]), "alice").await;
+        assert_eq!(listed(&alice_drops_hers), ["1.27"]);
+    }
+}
