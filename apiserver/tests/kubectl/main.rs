@@ -42,13 +42,14 @@ macro_rules! suite {
         /// Every scenario, in order, with the kubectl at `binary` on the embedded store.
         async fn whole_suite_with(binary: &str) {
             $(
-                println!("{binary}: {}", stringify!($scenario));
+                let started = std::time::Instant::now();
                 let server = crate::support::TestServer::start_with(
                     crate::support::Backend::embedded().await,
                     binary,
                 )
                 .await;
                 crate::$module::$scenario(server).await;
+                println!("{binary}: {} took {:?}", stringify!($scenario), started.elapsed());
             )*
         }
     };
