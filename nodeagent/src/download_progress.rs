@@ -149,9 +149,8 @@ impl ProgressEstimate {
             .fold((0u64, 0u64), |(a, e), (arrived, expected)| {
                 (a + arrived, e + expected)
             });
-        if expected > 0 {
-            let percent = (arrived.saturating_mul(100) / expected).min(99);
-            let percent = u8::try_from(percent).unwrap_or(99);
+        if let Some(percent) = arrived.saturating_mul(100).checked_div(expected) {
+            let percent = u8::try_from(percent.min(99)).unwrap_or(99);
             self.percent = self.percent.max(percent);
         }
         self.percent

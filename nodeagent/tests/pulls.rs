@@ -388,7 +388,8 @@ async fn a_rewritten_docker_config_applies_to_the_next_pull_without_a_restart() 
     let image = repository(&pushed.reference);
     let docker_config = server.path("config.json");
     let write_config = |password: &str| {
-        let text = json!({"auths": {registry.host_port(): {"username": "alice", "password": password}}});
+        let text =
+            json!({"auths": {registry.host_port(): {"username": "alice", "password": password}}});
         std::fs::write(&docker_config, text.to_string()).expect("write config.json");
     };
     write_config("wrong");

@@ -67,4 +67,3 @@ macro_rules! field {
         $crate::wire::assert_single_field(&message, $number, $wire_type)
     }};
 }
-
