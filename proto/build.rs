@@ -1,10 +1,17 @@
-//! Compiles `runtime/v1/api.proto` into tonic clients (and server traits, for fake runtimes in
-//! tests) with the pure-Rust `protox` parser, so no system `protoc` is needed.
+//! Compiles `runtime/v1/api.proto` (the CRI subset) and
+//! `containerd/services/content/v1/content.proto` (containerd's ingestion status) into tonic
+//! clients (and server traits, which tests use to pin service names) with the pure-Rust
+//! `protox` parser, so no system `protoc` is needed.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    const PROTO: &str = "runtime/v1/api.proto";
-    println!("cargo:rerun-if-changed={PROTO}");
-    let descriptors = protox::compile([PROTO], ["."])?;
+    const PROTOS: [&str; 2] = [
+        "runtime/v1/api.proto",
+        "containerd/services/content/v1/content.proto",
+    ];
+    for proto in PROTOS {
+        println!("cargo:rerun-if-changed={proto}");
+    }
+    let descriptors = protox::compile(PROTOS, ["."])?;
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::credential_provider::{CredentialProviders, ProviderConfigError};
-use crate::docker_config::{DockerConfig, DockerConfigError};
+use crate::docker_config::DockerConfigError;
+use crate::docker_config_file::DockerConfigFile;
 use crate::options::Options;
 
 /// Why the options do not make a configuration.
@@ -44,8 +45,8 @@ pub struct Config {
     pub cri_endpoint: Option<String>,
     /// Pulls running at once.
     pub max_concurrent_pulls: usize,
-    /// Node-level registry credentials.
-    pub credentials: DockerConfig,
+    /// Node-level registry credentials (the file is re-read when it changes).
+    pub credentials: Arc<DockerConfigFile>,
     /// Credential-provider plugins (asked after the docker config).
     pub credential_providers: Arc<CredentialProviders>,
     /// Health endpoint port; 0 for none.
@@ -84,8 +85,8 @@ impl Config {
                 .map_err(|err| ConfigError::Kubeconfig(err.to_string()))?,
         };
         let credentials = match &options.docker_config {
-            Some(path) => DockerConfig::load(path)?,
-            None => DockerConfig::default(),
+            Some(path) => DockerConfigFile::load(path)?,
+            None => DockerConfigFile::none(),
         };
         let credential_providers = match &options.credential_provider_config {
             Some(path) => CredentialProviders::load(path, &options.credential_provider_bin_dir)?,
@@ -97,7 +98,7 @@ impl Config {
             node_labels,
             cri_endpoint: options.cri_endpoint,
             max_concurrent_pulls: options.max_concurrent_pulls,
-            credentials,
+            credentials: Arc::new(credentials),
             credential_providers: Arc::new(credential_providers),
             health_port: options.health_port,
             status_interval: Duration::from_millis(options.status_interval_ms),

@@ -47,6 +47,8 @@ pub struct CriRuntime {
     pub channel: Channel,
     /// `runtime_name runtime_version` as the runtime reports it.
     pub version: String,
+    /// `runtime_name` alone (`containerd`, `cri-o`, `docker`...).
+    pub name: String,
 }
 
 /// The runtime at `endpoint`, or at the first probed socket that answers.
@@ -88,5 +90,6 @@ async fn probe(endpoint: &str) -> Result<CriRuntime, String> {
         endpoint: endpoint.to_owned(),
         channel,
         version: format!("{} {}", version.runtime_name, version.runtime_version),
+        name: version.runtime_name,
     })
 }

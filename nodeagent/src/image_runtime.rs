@@ -7,6 +7,8 @@ use prepull_cri::runtime::v1::image_service_client::ImageServiceClient;
 use prepull_cri::runtime::v1::{ImageSpec, ImageStatusRequest, PullImageRequest};
 use tonic::transport::Channel;
 
+use crate::metrics::{AgentMetrics, RuntimeCall};
+
 /// Deadline of an `ImageStatus` call.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
 /// Slack over the gRPC deadline after which a pull is abandoned even if the runtime never
@@ -29,13 +31,15 @@ pub enum RuntimeError {
 #[derive(Debug, Clone)]
 pub struct ImageRuntime {
     client: ImageServiceClient<Channel>,
+    metrics: AgentMetrics,
 }
 
 impl ImageRuntime {
-    /// The image service on `channel`.
-    pub fn new(channel: Channel) -> ImageRuntime {
+    /// The image service on `channel`; failed calls are counted in `metrics`.
+    pub fn new(channel: Channel, metrics: AgentMetrics) -> ImageRuntime {
         ImageRuntime {
             client: ImageServiceClient::new(channel),
+            metrics,
         }
     }
 
@@ -46,7 +50,7 @@ impl ImageRuntime {
             verbose: false,
         });
         request.set_timeout(STATUS_TIMEOUT);
-        let response = self.call_with_deadline(STATUS_TIMEOUT, async {
+        let response = self.call_with_deadline(RuntimeCall::ImageStatus, STATUS_TIMEOUT, async {
             self.client.clone().image_status(request).await
         });
         Ok(response
@@ -65,7 +69,7 @@ impl ImageRuntime {
     ) -> Result<String, RuntimeError> {
         let mut request = tonic::Request::new(request);
         request.set_timeout(timeout);
-        let response = self.call_with_deadline(timeout, async {
+        let response = self.call_with_deadline(RuntimeCall::PullImage, timeout, async {
             self.client.clone().pull_image(request).await
         });
         Ok(response.await?.image_ref)
@@ -73,15 +77,20 @@ impl ImageRuntime {
 
     async fn call_with_deadline<T>(
         &self,
+        name: RuntimeCall,
         timeout: Duration,
         call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     ) -> Result<T, RuntimeError> {
-        match tokio::time::timeout(timeout + DEADLINE_SLACK, call).await {
+        let result = match tokio::time::timeout(timeout + DEADLINE_SLACK, call).await {
             Err(_elapsed) => Err(RuntimeError::Timeout(timeout)),
             Ok(Ok(response)) => Ok(response.into_inner()),
             Ok(Err(status)) if is_deadline(&status) => Err(RuntimeError::Timeout(timeout)),
             Ok(Err(status)) => Err(RuntimeError::Failed(status.message().to_owned())),
+        };
+        if result.is_err() {
+            self.metrics.cri_error(name);
         }
+        result
     }
 }
 

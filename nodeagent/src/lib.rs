@@ -4,16 +4,21 @@
 //! Start reading at [`run_until`]: startup is [`options::Options`] -> [`config::Config`] ->
 //! run. The watch of the node's own NodeImage feeds [`task_table::TaskTable::reconcile`], which
 //! starts [`pull_task`]s (CRI calls in [`image_runtime`], credentials from [`docker_config`]
-//! and, handed by the API server for pull secrets, [`handed_credentials`]);
-//! [`status_writer`] turns the table into coalesced merge patches of `/status`.
+//! and [`credential_provider`], and, handed by the API server for pull secrets,
+//! [`handed_credentials`]; byte progress from containerd in [`download_progress`]);
+//! [`status_writer`] turns the table into coalesced merge patches of `/status`. [`health`]
+//! serves `/healthz` and [`metrics`].
 
 pub mod config;
 pub mod credential_provider;
 pub mod cri_endpoint;
 pub mod docker_config;
+pub mod docker_config_file;
+pub mod download_progress;
 pub mod handed_credentials;
 pub mod health;
 pub mod image_runtime;
+pub mod metrics;
 pub mod options;
 pub mod pull_task;
 pub mod registration;
@@ -33,7 +38,9 @@ use tokio_util::sync::CancellationToken;
 
 use config::Config;
 use cri_endpoint::CriEndpointError;
+use download_progress::DownloadProgress;
 use image_runtime::ImageRuntime;
+use metrics::AgentMetrics;
 use pull_task::PullContext;
 use task_table::TaskTable;
 
@@ -68,8 +75,12 @@ pub async fn run_until(
     }
 
     let table = Arc::new(TaskTable::new());
+    let metrics = AgentMetrics::new();
+    // containerd's own API on the same socket tells how far a pull is; other runtimes have none.
+    let progress = (runtime.name == "containerd")
+        .then(|| DownloadProgress::new(runtime.channel.clone(), metrics.clone()));
     let context = Arc::new(PullContext {
-        runtime: ImageRuntime::new(runtime.channel),
+        runtime: ImageRuntime::new(runtime.channel, metrics.clone()),
         slots: Semaphore::new(config.max_concurrent_pulls),
         credentials: config.credentials,
         providers: config.credential_providers,
@@ -78,6 +89,8 @@ pub async fn run_until(
             node.clone(),
         )),
         table: Arc::clone(&table),
+        progress,
+        metrics: metrics.clone(),
     });
     let stop = CancellationToken::new();
     let writer = tokio::spawn(status_writer::run(
@@ -85,13 +98,14 @@ pub async fn run_until(
         node.clone(),
         Arc::clone(&table),
         config.status_interval,
+        metrics.clone(),
         stop.clone(),
     ));
     if config.health_port != 0 {
         let stop = stop.clone();
         let port = config.health_port;
         tokio::spawn(async move {
-            if let Err(err) = health::serve(port, stop).await {
+            if let Err(err) = health::serve(port, metrics, stop).await {
                 tracing::error!(port, %err, "the health endpoint failed");
             }
         });

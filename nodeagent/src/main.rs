@@ -1,5 +1,6 @@
 //! The `prepull-nodeagent` binary: parse options, build the config (a bad configuration exits
-//! with 64), run until SIGTERM or Ctrl-C.
+//! with 64), run until SIGTERM or Ctrl-C, on a single-threaded async runtime unless
+//! `--worker-threads` asks for more.
 
 use std::process::ExitCode;
 
@@ -14,11 +15,15 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let options = Options::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let mut builder = match options.worker_threads {
+        0 => tokio::runtime::Builder::new_current_thread(),
+        n => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(n);
+            builder
+        }
+    };
+    let runtime = builder.enable_all().build().expect("tokio runtime");
     runtime.block_on(async {
         let config = match Config::from_options(options).await {
             Ok(config) => config,

@@ -56,6 +56,11 @@ pub struct Options {
     #[arg(long, env = "PREPULL_HEALTH_PORT", default_value_t = 10222)]
     pub health_port: u16,
 
+    /// Worker threads of the async runtime; 0 runs everything on the main thread (the
+    /// agent mostly waits on the network, and each worker thread costs memory).
+    #[arg(long, env = "PREPULL_WORKER_THREADS", default_value_t = 0)]
+    pub worker_threads: usize,
+
     /// Least time between two status writes of this node, in milliseconds: changes in between
     /// are coalesced into one merge patch.
     #[arg(long, env = "PREPULL_STATUS_INTERVAL_MS", default_value_t = 300)]

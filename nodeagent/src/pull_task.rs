@@ -1,7 +1,9 @@
 //! One tag's pull, from Waiting to Succeeded or Failed: wait for a pull slot, report Pulling
 //! with its start time, ask the runtime first under IfNotPresent, then pull with retries
 //! (1 s doubling to 30 s between attempts), each attempt bounded by timeoutSeconds and the
-//! whole bounded by activeDeadlineSeconds.
+//! whole bounded by activeDeadlineSeconds. Where the runtime is containerd, the bytes of the
+//! running pull are reported as `progress` ([`crate::download_progress`]); elsewhere it is 0
+//! until the pull succeeds, then 100.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,9 +16,12 @@ use prepull_cri::runtime::v1::{AuthConfig, PodSandboxConfig, PullImageRequest};
 use tokio::sync::Semaphore;
 
 use crate::credential_provider::CredentialProviders;
-use crate::docker_config::{Credential, DockerConfig};
+use crate::docker_config::Credential;
+use crate::docker_config_file::DockerConfigFile;
+use crate::download_progress::{DownloadProgress, ProgressEstimate};
 use crate::handed_credentials::HandedCredentials;
 use crate::image_runtime::{ImageRuntime, RuntimeError, image_spec};
+use crate::metrics::AgentMetrics;
 use crate::task_table::{NewTask, TaskKey, TaskTable};
 
 /// The annotation naming who pulls, added to every PullImage's sandbox config.
@@ -106,14 +111,18 @@ pub struct PullContext {
     pub runtime: ImageRuntime,
     /// One permit per concurrent pull.
     pub slots: Semaphore,
-    /// Node-level credentials.
-    pub credentials: DockerConfig,
+    /// Node-level credentials (re-read when the file changes).
+    pub credentials: Arc<DockerConfigFile>,
     /// Credential-provider plugins, asked after [`PullContext::credentials`].
     pub providers: Arc<CredentialProviders>,
     /// The job's pull secrets, handed by the API server; tried first.
     pub handed: Option<HandedCredentials>,
     /// Where progress is reported.
     pub table: Arc<TaskTable>,
+    /// containerd's download status, when the runtime is containerd.
+    pub progress: Option<DownloadProgress>,
+    /// Pulls and runtime errors are counted here.
+    pub metrics: AgentMetrics,
 }
 
 /// Runs `task` to completion or until it is cancelled, reporting into the table.
@@ -138,8 +147,9 @@ async fn pull_to_completion(context: &PullContext, key: &TaskKey, spec: &TaskSpe
         status.message.clear();
     });
     tracing::info!(image = %spec.reference, version = spec.version, "pulling");
+    let started = tokio::time::Instant::now();
     let outcome = match spec.active_deadline {
-        Some(deadline) => tokio::time::timeout(deadline, attempts(context, spec))
+        Some(deadline) => tokio::time::timeout(deadline, attempts(context, key, spec))
             .await
             .unwrap_or_else(|_| {
                 Err(format!(
@@ -147,8 +157,11 @@ async fn pull_to_completion(context: &PullContext, key: &TaskKey, spec: &TaskSpe
                     deadline.as_secs()
                 ))
             }),
-        None => attempts(context, spec).await,
+        None => attempts(context, key, spec).await,
     };
+    context
+        .metrics
+        .pull_finished(outcome.is_ok(), started.elapsed());
     match &outcome {
         Ok(id) => tracing::info!(image = %spec.reference, image_id = %id, "pulled"),
         Err(message) => tracing::warn!(image = %spec.reference, message, "pull failed"),
@@ -171,7 +184,7 @@ async fn pull_to_completion(context: &PullContext, key: &TaskKey, spec: &TaskSpe
 }
 
 /// The image id, or the last attempt's error followed by how many attempts were made.
-async fn attempts(context: &PullContext, spec: &TaskSpec) -> Result<String, String> {
+async fn attempts(context: &PullContext, key: &TaskKey, spec: &TaskSpec) -> Result<String, String> {
     if !spec.always {
         match context.runtime.image_id(&spec.reference).await {
             Ok(Some(id)) => return Ok(id),
@@ -187,11 +200,16 @@ async fn attempts(context: &PullContext, spec: &TaskSpec) -> Result<String, Stri
     };
     credentials.extend(context.credentials.matching(&spec.image));
     credentials.extend(context.providers.credentials(&spec.reference).await);
+    // One estimate across attempts: containerd resumes a layer download a failed attempt left.
+    let mut estimate = match &context.progress {
+        Some(progress) => progress.start_estimate().await,
+        None => ProgressEstimate::default(),
+    };
     let mut delay = FIRST_BACKOFF;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match pull_once(context, spec, &credentials).await {
+        match pull_once(context, key, spec, &credentials, &mut estimate).await {
             Ok(id) => return Ok(id),
             Err(err) if attempt > spec.backoff_limit => {
                 return Err(format!("{err} (after {attempt} attempts)"));
@@ -205,15 +223,31 @@ async fn attempts(context: &PullContext, spec: &TaskSpec) -> Result<String, Stri
     }
 }
 
-/// One attempt: the requests of [`pull_requests`] in turn until one succeeds.
+/// One attempt: the requests of [`pull_requests`] in turn until one succeeds, reporting
+/// download progress into the table while each runs (containerd only).
 async fn pull_once(
     context: &PullContext,
+    key: &TaskKey,
     spec: &TaskSpec,
     credentials: &[Credential],
+    estimate: &mut ProgressEstimate,
 ) -> Result<String, RuntimeError> {
     let mut last_error = None;
     for request in pull_requests(spec, credentials) {
-        match context.runtime.pull(request, spec.timeout).await {
+        let pull = context.runtime.pull(request, spec.timeout);
+        let result = match &context.progress {
+            Some(progress) => {
+                progress
+                    .while_pulling(estimate, pull, |percent| {
+                        context.table.update(key, spec.version, |status| {
+                            status.progress = percent.into();
+                        });
+                    })
+                    .await
+            }
+            None => pull.await,
+        };
+        match result {
             Ok(id) => return Ok(id),
             Err(err) => last_error = Some(err),
         }
@@ -261,6 +295,7 @@ fn now() -> Time {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::docker_config::DockerConfig;
 
     #[test]
     fn a_digest_tag_makes_a_digest_reference() {

@@ -18,17 +18,20 @@ use prepull_api::NodeImage;
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::AgentMetrics;
 use crate::task_table::{StatusSnapshot, TaskTable};
 
 /// Deadline of one status write.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Writes status changes of `table` to node `name` until `stop` fires.
+/// Writes status changes of `table` to node `name` until `stop` fires; keeps the task gauges
+/// of `metrics` current and counts the writes.
 pub async fn run(
     api: Api<NodeImage>,
     name: String,
     table: Arc<TaskTable>,
     interval: Duration,
+    metrics: AgentMetrics,
     stop: CancellationToken,
 ) {
     let mut written: Option<StatusSnapshot> = None;
@@ -44,6 +47,7 @@ pub async fn run(
             () = tokio::time::sleep(interval) => {}
         }
         let snapshot = table.snapshot();
+        metrics.set_tasks(&snapshot);
         if written.as_ref() == Some(&snapshot) {
             continue;
         }
@@ -52,14 +56,17 @@ pub async fn run(
         let patch = Patch::Merge(&patch);
         match tokio::time::timeout(WRITE_TIMEOUT, api.patch_status(&name, &params, &patch)).await {
             Ok(Ok(_)) => {
+                metrics.status_written(true);
                 written_images = snapshot.images.keys().cloned().collect();
                 written = Some(snapshot);
             }
             Ok(Err(err)) => {
+                metrics.status_written(false);
                 tracing::warn!(node = %name, %err, "writing status failed; retrying");
                 table.poke();
             }
             Err(_) => {
+                metrics.status_written(false);
                 tracing::warn!(node = %name, "writing status timed out; retrying");
                 table.poke();
             }

@@ -371,3 +371,68 @@ async fn a_digest_reference_is_pulled() {
             .is_some()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rewritten_docker_config_applies_to_the_next_pull_without_a_restart() {
+    let server = Server::start().await;
+    let registry = Registry::start(RegistryOptions::private("alice", "s3cret"))
+        .await
+        .expect("registry");
+    let pushed = registry
+        .push_test_image("team/app", "v1")
+        .await
+        .expect("push");
+    let containerd = Containerd::start(&[registry.host_port()])
+        .await
+        .expect("containerd");
+    let image = repository(&pushed.reference);
+    let docker_config = server.path("config.json");
+    let write_config = |password: &str| {
+        let text =
+            json!({"auths": {registry.host_port(): {"username": "alice", "password": password}}});
+        std::fs::write(&docker_config, text.to_string()).expect("write config.json");
+    };
+    write_config("wrong");
+    let kubeconfig = server.node_kubeconfig("n1");
+    let _agent = Agent::start(&[
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--node-name",
+        "n1",
+        "--cri-endpoint",
+        &containerd.endpoint(),
+        "--docker-config",
+        docker_config.to_str().unwrap(),
+    ])
+    .await;
+    let admin = server.admin().await;
+    wait_registered(&admin, "n1").await;
+    let no_retries = json!({"pullPolicy": {"ttlSecondsAfterFinished": 300, "backoffLimit": 0}});
+    server.add_tag("n1", &image, "v1", no_retries.clone()).await;
+    let failed = wait_for_phase(
+        &admin,
+        "n1",
+        &image,
+        "v1",
+        ImagePullPhase::Failed,
+        PULL_TIMEOUT,
+    )
+    .await;
+    assert!(failed.message.contains("401"), "{}", failed.message);
+
+    // The node's tooling fixes the password in place; a new version of the tag pulls again.
+    write_config("s3cret");
+    let mut again = no_retries;
+    again["version"] = json!(1);
+    server.add_tag("n1", &image, "v1", again).await;
+    let status = wait_for_phase(
+        &admin,
+        "n1",
+        &image,
+        "v1",
+        ImagePullPhase::Succeeded,
+        PULL_TIMEOUT,
+    )
+    .await;
+    assert_eq!((status.version, status.image_id), (1, pushed.config_digest));
+}

@@ -1,6 +1,7 @@
 //! The slice of the Kubernetes Container Runtime Interface (CRI v1, package `runtime.v1`) that
 //! Prepull's node agent speaks, as tonic clients, and a way to reach a runtime over its unix
-//! socket.
+//! socket. Plus, for containerd, the one call of its own content API the agent uses to see a
+//! pull's bytes arrive ([`containerd::services::content::v1`], `ListStatuses`).
 //!
 //! Start reading at `runtime/v1/api.proto` (what is on the wire and where each field number comes
 //! from), then [`connect_unix`]. Typical use:
@@ -39,3 +40,24 @@ pub mod runtime {
         tonic::include_proto!("runtime.v1");
     }
 }
+
+/// containerd's own API (not CRI), generated from `containerd/services/content/v1/content.proto`.
+/// Every call needs the [`CONTAINERD_NAMESPACE_HEADER`] metadata.
+pub mod containerd {
+    /// containerd services.
+    pub mod services {
+        /// The content store.
+        pub mod content {
+            /// Package `containerd.services.content.v1`.
+            pub mod v1 {
+                #![allow(missing_docs, clippy::all)]
+                tonic::include_proto!("containerd.services.content.v1");
+            }
+        }
+    }
+}
+
+/// The gRPC metadata key naming the containerd namespace a call works in.
+pub const CONTAINERD_NAMESPACE_HEADER: &str = "containerd-namespace";
+/// The namespace containerd's CRI plugin keeps Kubernetes images in.
+pub const CRI_CONTAINERD_NAMESPACE: &str = "k8s.io";

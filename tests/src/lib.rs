@@ -24,6 +24,7 @@ mod registry;
 mod registry_push;
 mod service_process;
 mod test_image;
+mod throttled_proxy;
 mod tls_client;
 
 pub use aggregated_api::AggregatedApi;
@@ -44,4 +45,5 @@ pub use kubectl::{KUBECTL_BINARY, Kubectl, VERSIONED_KUBECTLS};
 pub use ports::free_loopback_port;
 pub use registry::{ImageInfo, REGISTRY_BINARY, Registry, RegistryOptions};
 pub use test_image::{Blob, TestImage, sha256_digest};
+pub use throttled_proxy::ThrottledProxy;
 pub use tls_client::tls_client_config;

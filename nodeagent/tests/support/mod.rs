@@ -161,7 +161,7 @@ pub struct Agent {
 
 impl Agent {
     /// Starts the agent with `args` (the binary name is added) plus a fast status interval and
-    /// no health port.
+    /// no health port unless `args` name one.
     pub async fn start(args: &[&str]) -> Agent {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(
@@ -169,13 +169,10 @@ impl Agent {
             ))
             .with_test_writer()
             .try_init();
-        let mut all = vec![
-            "prepull-nodeagent",
-            "--health-port",
-            "0",
-            "--status-interval-ms",
-            "100",
-        ];
+        let mut all = vec!["prepull-nodeagent", "--status-interval-ms", "100"];
+        if !args.contains(&"--health-port") {
+            all.extend(["--health-port", "0"]);
+        }
         all.extend_from_slice(args);
         let options = prepull_nodeagent::options::Options::parse_from(all);
         let config = prepull_nodeagent::config::Config::from_options(options)
