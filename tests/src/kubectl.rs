@@ -1,4 +1,5 @@
-//! The machine's kubectl, bound to one kubeconfig.
+//! The machine's kubectl (or one of the versioned kubectls next to it), bound to one
+//! kubeconfig.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -11,27 +12,51 @@ use tokio::process::Command;
 /// Where these machines have kubectl.
 pub const KUBECTL_BINARY: &str = "/usr/bin/kubectl";
 
+/// Every kubectl release on these machines (the Google Cloud SDK's), oldest first; with
+/// [`KUBECTL_BINARY`] these are the clients the kubectl scenario suite runs with.
+pub const VERSIONED_KUBECTLS: &[&str] = &[
+    "/usr/lib/google-cloud-sdk/bin/kubectl.1.27",
+    "/usr/lib/google-cloud-sdk/bin/kubectl.1.28",
+    "/usr/lib/google-cloud-sdk/bin/kubectl.1.29",
+    "/usr/lib/google-cloud-sdk/bin/kubectl.1.30",
+    "/usr/lib/google-cloud-sdk/bin/kubectl.1.31",
+    "/usr/lib/google-cloud-sdk/bin/kubectl.1.32",
+    "/usr/lib/google-cloud-sdk/bin/kubectl.1.33",
+];
+
 /// How long one kubectl invocation may take, unless the caller passes `--request-timeout`-like
 /// bounds of its own.
 const KUBECTL_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Runs `/usr/bin/kubectl --kubeconfig <file> ...`.
+/// Runs `<binary> --kubeconfig <file> ...` (by default `/usr/bin/kubectl`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kubectl {
+    binary: PathBuf,
     kubeconfig: PathBuf,
 }
 
 impl Kubectl {
-    /// kubectl using `kubeconfig`.
+    /// `/usr/bin/kubectl` using `kubeconfig`.
     pub fn new(kubeconfig: impl Into<PathBuf>) -> Kubectl {
+        Kubectl::with_binary(KUBECTL_BINARY, kubeconfig)
+    }
+
+    /// The kubectl at `binary` using `kubeconfig`.
+    pub fn with_binary(binary: impl Into<PathBuf>, kubeconfig: impl Into<PathBuf>) -> Kubectl {
         Kubectl {
+            binary: binary.into(),
             kubeconfig: kubeconfig.into(),
         }
     }
 
+    /// The binary this runs.
+    pub fn binary(&self) -> &std::path::Path {
+        &self.binary
+    }
+
     /// A command with `--kubeconfig` set, for callers needing full control.
     pub fn command(&self) -> Command {
-        let mut command = Command::new(KUBECTL_BINARY);
+        let mut command = Command::new(&self.binary);
         command
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
@@ -63,7 +88,7 @@ impl Kubectl {
             .stderr(Stdio::piped());
         let mut child = command
             .spawn()
-            .with_context(|| format!("spawning {KUBECTL_BINARY}"))?;
+            .with_context(|| format!("spawning {}", self.binary.display()))?;
         let output = tokio::time::timeout(KUBECTL_TIMEOUT, async {
             if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
                 pipe.write_all(text.as_bytes()).await?;

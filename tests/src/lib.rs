@@ -40,7 +40,7 @@ pub use kube_binaries::{KUBE_BIN_DIR_ENV, KUBE_BUILD_SCRIPT, KubeBinaries};
 pub use kube_controller_manager::{DEFAULT_CONTROLLERS, KubeControllerManager};
 pub use kube_pki::{ADMIN_GROUP, ADMIN_USER, FRONT_PROXY_CLIENT_NAME, KubePki};
 pub use kubeconfig::write_kubeconfig;
-pub use kubectl::{KUBECTL_BINARY, Kubectl};
+pub use kubectl::{KUBECTL_BINARY, Kubectl, VERSIONED_KUBECTLS};
 pub use ports::free_loopback_port;
 pub use registry::{ImageInfo, REGISTRY_BINARY, Registry, RegistryOptions};
 pub use test_image::{Blob, TestImage, sha256_digest};

@@ -104,10 +104,10 @@ fn yaml(raw: &[u8]) -> Result<Value, ApiError> {
         .map_err(|err| ApiError::bad_request(format!("error converting YAML to JSON: yaml: {err}")))
 }
 
-/// A patch body, by its `Content-Type`: JSON patch or merge patch, handed to the registry as
-/// received (it parses and applies them). Strategic merge patch, server-side apply and
-/// anything else are 415 listing [`PATCH_MEDIA_TYPES`], as kube-apiserver answers for a
-/// custom resource.
+/// A patch body, by its `Content-Type`: JSON patch, merge patch and strategic merge patch are
+/// handed to the registry as received (it parses and applies them); an apply patch is parsed
+/// here (YAML, of which JSON is a subset; malformed is 400). Anything else is 415 listing
+/// [`PATCH_MEDIA_TYPES`].
 pub fn patch(content_type: Option<&HeaderValue>, raw: Bytes) -> Result<Patch, ApiError> {
     let media_type = content_type
         .and_then(|v| v.to_str().ok())
@@ -122,6 +122,8 @@ pub fn patch(content_type: Option<&HeaderValue>, raw: Bytes) -> Result<Patch, Ap
     match media_type.as_str() {
         "application/json-patch+json" => Ok(Patch::Json(raw)),
         "application/merge-patch+json" => Ok(Patch::Merge(raw)),
+        "application/strategic-merge-patch+json" => Ok(Patch::Strategic(raw)),
+        "application/apply-patch+yaml" => yaml(&raw).map(Patch::Apply),
         other => Err(ApiError::unsupported_media_type(other, PATCH_MEDIA_TYPES)),
     }
 }
@@ -172,25 +174,32 @@ mod tests {
     }
 
     #[test]
-    fn strategic_merge_and_apply_patches_are_415_for_now() {
-        for media_type in [
-            "application/strategic-merge-patch+json",
-            "application/apply-patch+yaml",
-        ] {
-            let err = patch(ct(media_type).as_ref(), Bytes::from_static(b"{}")).unwrap_err();
-            assert_eq!(err.code.as_u16(), 415, "{media_type}");
-            assert_eq!(
-                err.message,
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json"
-            );
-        }
+    fn every_patch_type_is_read_and_others_are_415() {
         assert!(matches!(
             patch(
-                ct("application/merge-patch+json").as_ref(),
+                ct("application/strategic-merge-patch+json").as_ref(),
                 Bytes::from_static(b"{}")
             ),
-            Ok(Patch::Merge(_))
+            Ok(Patch::Strategic(_))
         ));
+        let Ok(Patch::Apply(config)) = patch(
+            ct("application/apply-patch+yaml").as_ref(),
+            Bytes::from_static(b"kind: NodeImage\nmetadata:\n  name: n\n"),
+        ) else {
+            panic!("apply patches are parsed")
+        };
+        assert_eq!(config["metadata"]["name"], "n");
+        let bad_yaml = patch(
+            ct("application/apply-patch+yaml").as_ref(),
+            Bytes::from_static(b"a: [\n"),
+        );
+        assert_eq!(bad_yaml.unwrap_err().code.as_u16(), 400);
+        let err = patch(ct("text/plain").as_ref(), Bytes::from_static(b"{}")).unwrap_err();
+        assert_eq!(err.code.as_u16(), 415);
+        assert_eq!(
+            err.message,
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml"
+        );
     }
 
     #[test]

@@ -5,8 +5,13 @@
 //!
 //! The per-version documents are what `kubectl explain` prints and what kubectl inspects to
 //! decide whether to send `fieldValidation` and which patch type to use; kube-aggregator
-//! fetches all of them to merge into the cluster's documents. They list only
-//! [`PATCH_CONTENT_TYPES`] for PATCH, so kubectl never tries a strategic merge patch.
+//! fetches all of them to merge into the cluster's documents. PATCH lists
+//! [`patch_content_types`]: for the jobs strategic merge patch included, so client-side
+//! `kubectl apply` computes strategic patches from the schemas' `x-kubernetes-patch-merge-key`
+//! and `x-kubernetes-patch-strategy`. NodeImage leaves it out although the server accepts it
+//! (`kubectl patch` sends it regardless): kubectl's OpenAPI patch metadata cannot descend into
+//! a map of objects (`spec.images`), so with it advertised every client-side apply of a
+//! NodeImage would warn and fall back to a merge patch anyway.
 //!
 //! Documents are built on first use from [`operations`] and the schemas of `prepull-api`, then
 //! served from memory with an `ETag`. A v3 document requested with its current `hash` may be
@@ -36,12 +41,30 @@ use super::discovery::only_get;
 use super::request_info::query_param;
 use super::status::ApiError;
 
-/// The request body media types a PATCH accepts, exactly: the OpenAPI documents advertise
-/// these and the patch handler must accept these and nothing else.
+/// The request body media types a PATCH accepts, exactly: the patch handler accepts these and
+/// nothing else; the OpenAPI documents advertise [`patch_content_types`].
 pub const PATCH_CONTENT_TYPES: &[&str] = &[
     "application/json-patch+json",
     "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
 ];
+
+/// The PATCH media types advertised for `kind`: all of [`PATCH_CONTENT_TYPES`] but strategic
+/// merge patch for NodeImage (see the module documentation).
+pub fn patch_content_types(kind: prepull_api::Kind) -> &'static [&'static str] {
+    const WITHOUT_STRATEGIC: &[&str] = &[
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        "application/apply-patch+yaml",
+    ];
+    match kind {
+        prepull_api::Kind::NodeImage => WITHOUT_STRATEGIC,
+        prepull_api::Kind::ImagePullJob | prepull_api::Kind::ImageListPullJob => {
+            PATCH_CONTENT_TYPES
+        }
+    }
+}
 
 /// The media type of JSON documents.
 const JSON: &str = "application/json";

@@ -232,6 +232,15 @@ pub fn write_params(
             );
         }
     }
+    let force = match query.get("force").unwrap_or("") {
+        "" | "false" | "0" | "False" => false,
+        "true" | "1" | "True" => true,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "invalid boolean value for force: {other:?}"
+            )));
+        }
+    };
     if !errors.is_empty() {
         return Err(invalid_options(options_kind, &errors));
     }
@@ -239,6 +248,7 @@ pub fn write_params(
         dry_run,
         field_manager,
         field_validation,
+        force,
         user_agent: user_agent.map(str::to_string),
     })
 }

@@ -7,11 +7,19 @@ use serde_json::Value;
 use super::Written;
 use super::errors;
 use super::generate_name::MAX_ATTEMPTS;
+use super::managed_fields::Recording;
 use super::object::Object;
 use super::params::{Body, WriteParams};
 use super::store::ResourceStore;
 use super::write_pipeline::{BodyOrigin, WriteRequest};
 use crate::http::status::ApiError;
+
+/// Where a body came from and how its managedFields are decided.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct How {
+    pub origin: BodyOrigin,
+    pub recording: Recording,
+}
 
 impl ResourceStore {
     /// Creates an object from `body`, received through `version` in `namespace` (the URL's).
@@ -44,6 +52,25 @@ impl ResourceStore {
         check: impl Fn(&str) -> Result<(), ApiError>,
     ) -> Result<Written, ApiError> {
         self.check_writable()?;
+        let how = How {
+            origin: BodyOrigin::Request,
+            recording: Recording::Update,
+        };
+        self.create_as(namespace, body, version, params, how, check)
+            .await
+    }
+
+    /// Creates an object whose body came from `how.origin`, recording managedFields as
+    /// `how.recording` says (server-side apply creates through here).
+    pub(super) async fn create_as(
+        &self,
+        namespace: Option<&str>,
+        body: Body,
+        version: ApiVersion,
+        params: &WriteParams,
+        how: How,
+        check: impl Fn(&str) -> Result<(), ApiError>,
+    ) -> Result<Written, ApiError> {
         let namespace = self.scope(namespace);
         let manager = params.manager();
         let mut attempt = 0;
@@ -52,13 +79,14 @@ impl ResourceStore {
             let now = self.clock.now_time();
             let request = WriteRequest {
                 body: &body,
-                origin: BodyOrigin::Request,
+                origin: how.origin,
                 version,
                 namespace,
                 name: None,
                 field_validation: params.field_validation,
                 manager: &manager,
                 now: &now,
+                recording: how.recording,
             };
             let admitted = self.admission.admit_create(&request)?;
             check(&admitted.name)?;

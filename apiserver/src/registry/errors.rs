@@ -3,7 +3,7 @@
 //! the registry itself detects.
 
 use axum::http::StatusCode;
-use prepull_api::field_error::{FieldError, invalid_status_message};
+use prepull_api::field_error::{FieldError, FieldPath, invalid_status_message};
 use prepull_api::{GROUP, Kind};
 use prepull_storage::StorageError;
 
@@ -173,6 +173,43 @@ pub(crate) fn patch_not_applicable(detail: String) -> ApiError {
         field: String::new(),
     }];
     err
+}
+
+/// 409 for a server-side apply that would change fields other managers own: `message` in
+/// kube-apiserver's words, one `FieldManagerConflict` cause per field.
+pub(crate) fn apply_conflict(message: String, conflicts: Vec<(String, String)>) -> ApiError {
+    let mut err = status(StatusCode::CONFLICT, "Conflict", message);
+    err.causes = conflicts
+        .into_iter()
+        .map(|(manager, field)| Cause {
+            reason: "FieldManagerConflict".into(),
+            message: format!("conflict with {manager}"),
+            field,
+        })
+        .collect();
+    err
+}
+
+/// 422 for an apply patch without `fieldManager`.
+pub(crate) fn apply_needs_field_manager() -> ApiError {
+    invalid_options(
+        "PatchOptions",
+        &[FieldError::required(
+            &FieldPath::new("fieldManager"),
+            "is required for apply patch",
+        )],
+    )
+}
+
+/// 422 for `force` on a patch that is not an apply patch.
+pub(crate) fn force_needs_apply() -> ApiError {
+    invalid_options(
+        "PatchOptions",
+        &[FieldError::forbidden(
+            &FieldPath::new("force"),
+            "may not be specified for non-apply patch",
+        )],
+    )
 }
 
 /// 413 for a JSON patch with too many operations.

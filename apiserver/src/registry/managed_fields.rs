@@ -14,8 +14,18 @@ use serde_json::Value;
 
 use super::field_set::FieldSet;
 use super::params::Subresource;
+use super::schema_node::SchemaNode;
 
 const UPDATE: &str = "Update";
+
+/// How a write's managedFields are decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Recording {
+    /// Create, update and the non-apply patches: [`record_update`] for the writer.
+    Update,
+    /// Server-side apply already computed the whole list (in the body): it is stored as given.
+    AsGiven,
+}
 
 /// Who is writing.
 #[derive(Clone, Copy, Debug)]
@@ -25,6 +35,8 @@ pub(crate) struct Manager<'a> {
     /// The request's `apiVersion`, e.g. `apps.kruise.io/v1alpha1`.
     pub api_version: &'a str,
     pub subresource: Subresource,
+    /// The schema of the stored objects, for list semantics.
+    pub schema: SchemaNode,
 }
 
 impl Manager<'_> {
@@ -61,9 +73,9 @@ pub(crate) fn record_update(
             .unwrap_or_default(),
     };
 
-    let new_fields = FieldSet::of_object(new, manager.subresource);
+    let new_fields = FieldSet::of_object(new, manager.subresource, manager.schema);
     let old_fields = old.map_or_else(FieldSet::default, |old| {
-        FieldSet::of_object(old, manager.subresource)
+        FieldSet::of_object(old, manager.subresource, manager.schema)
     });
     let changed = FieldSet::changed(&new_fields, new, old);
     let removed = old_fields.difference(&new_fields);
@@ -108,11 +120,11 @@ pub(crate) fn record_update(
     set_entries(new, entries);
 }
 
-fn entries_of(list: Value) -> Vec<ManagedFieldsEntry> {
+pub(crate) fn entries_of(list: Value) -> Vec<ManagedFieldsEntry> {
     serde_json::from_value(list).unwrap_or_default()
 }
 
-fn fields_of(entry: &ManagedFieldsEntry) -> FieldSet {
+pub(crate) fn fields_of(entry: &ManagedFieldsEntry) -> FieldSet {
     entry
         .fields_v1
         .as_ref()
@@ -120,7 +132,7 @@ fn fields_of(entry: &ManagedFieldsEntry) -> FieldSet {
 }
 
 /// kube-apiserver's order: operation, time, manager, apiVersion, subresource.
-fn sort_entries(entries: &mut [ManagedFieldsEntry]) {
+pub(crate) fn sort_entries(entries: &mut [ManagedFieldsEntry]) {
     entries.sort_by(|a, b| {
         let key = |e: &ManagedFieldsEntry| {
             (
@@ -135,7 +147,7 @@ fn sort_entries(entries: &mut [ManagedFieldsEntry]) {
     });
 }
 
-fn set_entries(object: &mut Value, entries: Vec<ManagedFieldsEntry>) {
+pub(crate) fn set_entries(object: &mut Value, entries: Vec<ManagedFieldsEntry>) {
     let Some(Value::Object(meta)) = object.get_mut("metadata") else {
         return;
     };
@@ -162,6 +174,10 @@ mod tests {
             name,
             api_version: "apps.kruise.io/v1alpha1",
             subresource: Subresource::Main,
+            schema: SchemaNode::root(
+                prepull_api::Kind::ImagePullJob,
+                prepull_api::ApiVersion::V1alpha1,
+            ),
         }
     }
 

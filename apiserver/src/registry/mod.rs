@@ -14,6 +14,7 @@
 // path here, so it is returned unboxed like everywhere else in the crate.
 #![allow(clippy::result_large_err)]
 
+mod apply;
 mod clock;
 mod create;
 mod delete;
@@ -29,9 +30,11 @@ mod object;
 mod params;
 mod patch;
 mod read_revision;
+mod schema_node;
 mod selectors;
 mod source;
 mod store;
+mod strategic_merge;
 mod strategy;
 mod update;
 mod watch;

@@ -98,6 +98,9 @@ pub struct WriteParams {
     pub field_manager: Option<String>,
     /// `?fieldValidation=`.
     pub field_validation: FieldValidation,
+    /// `?force=true` (apply patches only): take the fields other managers own instead of
+    /// failing with a conflict.
+    pub force: bool,
     /// The request's `User-Agent` header.
     pub user_agent: Option<String>,
 }
@@ -127,6 +130,12 @@ pub enum Patch {
     Json(Bytes),
     /// `application/merge-patch+json` (RFC 7386): `null` deletes a field.
     Merge(Bytes),
+    /// `application/strategic-merge-patch+json`: a merge patch whose lists merge by the keys
+    /// the schema declares, with `$patch` and other directives.
+    Strategic(Bytes),
+    /// `application/apply-patch+yaml` (server-side apply): the applied configuration, already
+    /// parsed from YAML or JSON.
+    Apply(Value),
 }
 
 /// How dependents are treated when an object is deleted (`propagationPolicy`).

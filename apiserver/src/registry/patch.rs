@@ -1,15 +1,20 @@
-//! Patch: JSON patch (RFC 6902) and merge patch (RFC 7386), applied to the object as presented
-//! in the request's version, then run through the same pipeline as an update. A patch that
-//! leaves the resourceVersion alone is re-applied when a concurrent write wins the race.
+//! Patch: JSON patch (RFC 6902), merge patch (RFC 7386) and strategic merge patch, applied to
+//! the object as presented in the request's version, then run through the same pipeline as an
+//! update. A patch that leaves the resourceVersion alone is re-applied when a concurrent write
+//! wins the race. Server-side apply patches go to [`super::apply`].
 
 use prepull_api::ApiVersion;
 use prepull_api::versions::present_value;
 use serde_json::Value;
 
 use super::Written;
+use super::create::How;
 use super::errors;
+use super::managed_fields::Recording;
 use super::params::{Body, Patch, Subresource, WriteParams};
+use super::schema_node::SchemaNode;
 use super::store::ResourceStore;
+use super::strategic_merge::{self, StrategicMergeError};
 use super::update::Target;
 use super::write_pipeline::BodyOrigin;
 use crate::http::status::ApiError;
@@ -21,6 +26,7 @@ const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
 enum PatchDocument {
     Json(json_patch::Patch),
     Merge(Value),
+    Strategic(Value),
 }
 
 impl PatchDocument {
@@ -40,15 +46,31 @@ impl PatchDocument {
             Patch::Merge(bytes) => serde_json::from_slice(bytes)
                 .map(PatchDocument::Merge)
                 .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}"))),
+            Patch::Strategic(bytes) => match serde_json::from_slice(bytes) {
+                Ok(value @ Value::Object(_)) => Ok(PatchDocument::Strategic(value)),
+                Ok(_) => Err(ApiError::bad_request(
+                    "error decoding patch: a strategic merge patch must be a JSON object",
+                )),
+                Err(e) => Err(ApiError::bad_request(format!("error decoding patch: {e}"))),
+            },
+            Patch::Apply(_) => unreachable!("apply patches are not parsed here"),
         }
     }
 
-    fn apply(&self, document: &mut Value) -> Result<(), ApiError> {
+    fn apply(&self, document: &mut Value, schema: SchemaNode) -> Result<(), ApiError> {
         match self {
             PatchDocument::Json(operations) => json_patch::patch(document, &operations.0)
                 .map_err(|e| errors::patch_not_applicable(e.to_string())),
             PatchDocument::Merge(patch) => {
                 json_patch::merge(document, patch);
+                Ok(())
+            }
+            PatchDocument::Strategic(patch) => {
+                *document =
+                    strategic_merge::apply(document, patch, schema).map_err(|e| match e {
+                        StrategicMergeError::Malformed(m) => ApiError::bad_request(m),
+                        StrategicMergeError::NotApplicable(m) => errors::patch_not_applicable(m),
+                    })?;
                 Ok(())
             }
         }
@@ -63,7 +85,8 @@ impl ResourceStore {
     /// namespace, kind or apiVersion is refused (400 for name and namespace, 422 for kind and
     /// apiVersion); strict-decoding problems in the result are 422 on field `patch`, as
     /// kube-apiserver reports them for patches. Malformed patches are 400, JSON patches over
-    /// 10000 operations 413, operations that do not apply 422.
+    /// 10000 operations 413, operations that do not apply 422. Apply patches are server-side
+    /// apply ([`ResourceStore::apply`]).
     pub async fn patch(
         &self,
         namespace: Option<&str>,
@@ -73,8 +96,40 @@ impl ResourceStore {
         subresource: Subresource,
         params: &WriteParams,
     ) -> Result<Written, ApiError> {
+        self.patch_checked(namespace, name, patch, version, subresource, params, |_| {
+            Ok(())
+        })
+        .await
+    }
+
+    /// [`patch`](Self::patch), with `check` run on the name of an object an apply patch would
+    /// create (see [`ResourceStore::create_checked`]).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn patch_checked(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        patch: &Patch,
+        version: ApiVersion,
+        subresource: Subresource,
+        params: &WriteParams,
+        check: impl Fn(&str) -> Result<(), ApiError>,
+    ) -> Result<Written, ApiError> {
+        if let Patch::Apply(config) = patch {
+            let target = Target {
+                namespace,
+                name,
+                version,
+                subresource,
+            };
+            return self.apply(&target, config, params, check).await;
+        }
+        if params.force {
+            return Err(errors::force_needs_apply());
+        }
         self.check_writable()?;
         let document = PatchDocument::parse(patch)?;
+        let schema = SchemaNode::root(self.kind, version);
         let kind = self.kind;
         let target = Target {
             namespace,
@@ -82,10 +137,14 @@ impl ResourceStore {
             version,
             subresource,
         };
-        self.write_existing(&target, params, BodyOrigin::Patch, |current| {
+        let how = How {
+            origin: BodyOrigin::Patch,
+            recording: Recording::Update,
+        };
+        self.write_existing(&target, params, how, |current| {
             let mut patched = (*current.value).clone();
             present_value(kind, &mut patched, version);
-            document.apply(&mut patched)?;
+            document.apply(&mut patched, schema)?;
             Ok(Body::Value(patched))
         })
         .await

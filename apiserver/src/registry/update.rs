@@ -5,7 +5,9 @@ use prepull_storage::StorageError;
 use serde_json::Value;
 
 use super::Written;
+use super::create::How;
 use super::errors;
+use super::managed_fields::Recording;
 use super::object::{Object, clear_resource_version};
 use super::params::{Body, Subresource, WriteParams};
 use super::store::ResourceStore;
@@ -50,7 +52,11 @@ impl ResourceStore {
             version,
             subresource,
         };
-        self.write_existing(&target, params, BodyOrigin::Request, |_| Ok(body.clone()))
+        let how = How {
+            origin: BodyOrigin::Request,
+            recording: Recording::Update,
+        };
+        self.write_existing(&target, params, how, |_| Ok(body.clone()))
             .await
     }
 
@@ -61,7 +67,7 @@ impl ResourceStore {
         &self,
         target: &Target<'_>,
         params: &WriteParams,
-        origin: BodyOrigin,
+        how: How,
         mut next_body: F,
     ) -> Result<Written, ApiError>
     where
@@ -82,13 +88,14 @@ impl ResourceStore {
             let now = self.clock.now_time();
             let request = WriteRequest {
                 body: &body,
-                origin,
+                origin: how.origin,
                 version,
                 namespace,
                 name: Some(name),
                 field_validation: params.field_validation,
                 manager: &manager,
                 now: &now,
+                recording: how.recording,
             };
             let admitted = self
                 .admission

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use prepull_apiserver::config::Config;
 use prepull_apiserver::options::Options;
-use prepull_testbed::{Etcd, Kubectl, eventually, free_loopback_port};
+use prepull_testbed::{Etcd, KUBECTL_BINARY, Kubectl, eventually, free_loopback_port};
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout};
@@ -53,15 +53,21 @@ struct Running {
 }
 
 impl TestServer {
-    /// Starts a server on `backend` in a fresh data dir and waits until it is ready.
+    /// Starts a server on `backend` in a fresh data dir and waits until it is ready; its
+    /// kubectl is `/usr/bin/kubectl`.
     pub async fn start(backend: Backend) -> TestServer {
+        TestServer::start_with(backend, KUBECTL_BINARY).await
+    }
+
+    /// Like [`TestServer::start`], with the kubectl at `kubectl`.
+    pub async fn start_with(backend: Backend, kubectl: &str) -> TestServer {
         let dir = tempfile::Builder::new()
             .prefix("prepull-apiserver-")
             .tempdir()
             .expect("temp dir");
         let data_dir = dir.path().to_path_buf();
         let mut server = TestServer {
-            kubectl: Kubectl::new(data_dir.join("kubeconfig")),
+            kubectl: Kubectl::with_binary(kubectl, data_dir.join("kubeconfig")),
             data_dir,
             backend,
             port: 0,

@@ -327,14 +327,51 @@ async fn unsupported_content_types_are_415() {
         .send(request(
             Method::PATCH,
             &format!("{NODES}/n1"),
-            Some("application/strategic-merge-patch+json"),
+            Some("text/plain"),
             "{}",
         ))
         .await
         .expect_status(415, "UnsupportedMediaType");
     assert_eq!(
         status["message"],
-        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json"
+        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml"
+    );
+}
+
+#[tokio::test]
+async fn an_apply_patch_creates_and_a_conflicting_one_is_409_naming_field_and_manager() {
+    let server = Server::start();
+    let apply = |manager: &str, parallelism: u32| {
+        request(
+            Method::PATCH,
+            &format!("{JOBS}/pull?fieldManager={manager}"),
+            Some("application/apply-patch+yaml"),
+            &format!(
+                "apiVersion: apps.kruise.io/v1alpha1\nkind: ImagePullJob\nmetadata:\n  name: pull\nspec:\n  image: nginx\n  parallelism: {parallelism}\n"
+            ),
+        )
+    };
+    let created = server.send(apply("alice", 2)).await;
+    assert_eq!(created.status.as_u16(), 201, "{}", created.text());
+    assert_eq!(
+        created.json()["metadata"]["managedFields"][0]["operation"],
+        "Apply"
+    );
+    let status = server
+        .send(apply("bob", 3))
+        .await
+        .expect_status(409, "Conflict");
+    assert_eq!(
+        status["message"],
+        "Apply failed with 1 conflict: conflict with \"alice\": .spec.parallelism"
+    );
+    assert_eq!(
+        status["details"]["causes"],
+        json!([{
+            "reason": "FieldManagerConflict",
+            "message": "conflict with \"alice\"",
+            "field": ".spec.parallelism"
+        }])
     );
 }
 

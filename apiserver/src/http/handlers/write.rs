@@ -59,8 +59,9 @@ pub async fn update(call: Call) -> Result<Response, ApiError> {
     Ok(respond(&presenter, &written))
 }
 
-/// `PATCH .../<resource>/<name>[/status]` with a JSON patch or merge patch: 200 with the
-/// stored object.
+/// `PATCH .../<resource>/<name>[/status]` with a JSON patch, merge patch, strategic merge
+/// patch or apply patch: 200 with the stored object, 201 when an apply patch created it (a
+/// node may create only its own NodeImage, as with POST).
 pub async fn patch(call: Call) -> Result<Response, ApiError> {
     let presenter = call.presenter(Endpoint::Object)?;
     let params = query::write_params(&call.query, "PatchOptions", call.user_agent())?;
@@ -70,13 +71,14 @@ pub async fn patch(call: Call) -> Result<Response, ApiError> {
         .state
         .registry
         .store(call.target.kind)
-        .patch(
+        .patch_checked(
             call.target.namespace(),
             &call.target.name,
             &patch,
             call.target.version,
             call.target.subresource,
             &params,
+            |name| node_restriction::check_create(&call.user, call.target.kind, name),
         )
         .await?;
     Ok(respond(&presenter, &written))

@@ -323,7 +323,7 @@ impl Builder {
             ),
             parameters::PATCH,
             Some(Body {
-                content_types: super::PATCH_CONTENT_TYPES,
+                content_types: super::patch_content_types(self.kind),
                 schema: PATCH.to_string(),
                 required: true,
             }),

@@ -164,7 +164,8 @@ async fn each_v3_document_describes_every_kind_with_group_version_kind_tags() {
 }
 
 #[tokio::test]
-async fn patch_operations_advertise_exactly_the_accepted_patch_types_and_write_parameters() {
+async fn patch_operations_advertise_accepted_patch_types_strategic_only_for_jobs_and_write_parameters()
+ {
     let document = get("/openapi/v3/apis/apps.kruise.io/v1alpha1", &[])
         .await
         .json();
@@ -174,12 +175,27 @@ async fn patch_operations_advertise_exactly_the_accepted_patch_types_and_write_p
             continue;
         };
         patches += 1;
-        let content: Vec<&String> = patch["requestBody"]["content"]
+        let mut content: Vec<&str> = patch["requestBody"]["content"]
             .as_object()
             .unwrap()
             .keys()
+            .map(String::as_str)
             .collect();
-        assert_eq!(content, PATCH_CONTENT_TYPES);
+        content.sort_unstable();
+        let kind = patch["x-kubernetes-group-version-kind"]["kind"]
+            .as_str()
+            .unwrap();
+        let mut advertised = if kind == "NodeImage" {
+            PATCH_CONTENT_TYPES
+                .iter()
+                .copied()
+                .filter(|t| *t != "application/strategic-merge-patch+json")
+                .collect()
+        } else {
+            PATCH_CONTENT_TYPES.to_vec()
+        };
+        advertised.sort_unstable();
+        assert_eq!(content, advertised, "{kind}");
         assert_eq!(patch["x-kubernetes-action"], "patch");
         // kubectl looks at operation-level parameters only.
         let names: Vec<&str> = patch["parameters"]
@@ -247,7 +263,14 @@ async fn the_v2_document_covers_both_versions_with_resolvable_references() {
         }
         let patch = &document["paths"]
             [format!("/apis/apps.kruise.io/{version}/nodeimages/{{name}}")]["patch"];
-        assert_eq!(patch["consumes"], json!(PATCH_CONTENT_TYPES));
+        assert_eq!(
+            patch["consumes"],
+            json!(super::patch_content_types(Kind::NodeImage))
+        );
+        let job_patch = &document["paths"][format!(
+            "/apis/apps.kruise.io/{version}/namespaces/{{namespace}}/imagepulljobs/{{name}}"
+        )]["patch"];
+        assert_eq!(job_patch["consumes"], json!(PATCH_CONTENT_TYPES));
         assert_eq!(
             patch["x-kubernetes-group-version-kind"],
             json!({"group": "apps.kruise.io", "version": version.as_str(), "kind": "NodeImage"})

@@ -2,10 +2,12 @@
 //! write pipeline both ways, reads, paging and watches. Tests of reads and watches run twice:
 //! once reading the store directly, once through the watch cache.
 
+mod apply;
 mod create;
 mod delete;
 mod list;
 mod patch;
+mod strategic_merge;
 mod update;
 mod watch;
 

@@ -8,7 +8,7 @@
 //! 3. [`prepare`]: server-owned metadata, generation and status rules;
 //! 4. the strategy's defaults;
 //! 5. the strategy's validation (422 with every cause);
-//! 6. managedFields recorded for the writer.
+//! 6. managedFields recorded for the writer (or, for server-side apply, stored as computed).
 //!
 //! The storage write (and dry run, generateName retries, finalizer-driven deletion) is the
 //! store's business; this module is pure.
@@ -26,8 +26,9 @@ use prepull_api::{ApiVersion, Kind, KruiseResource};
 use serde_json::Value;
 
 use super::errors;
-use super::managed_fields::{self, Manager};
+use super::managed_fields::{self, Manager, Recording};
 use super::params::{Body, FieldValidation, Subresource};
+use super::schema_node::SchemaNode;
 use super::strategy::{FeatureGate, Strategy};
 use crate::http::status::ApiError;
 
@@ -56,6 +57,8 @@ pub(crate) struct WriteRequest<'a> {
     pub manager: &'a str,
     /// The request's time.
     pub now: &'a Time,
+    /// How managedFields are decided.
+    pub recording: Recording,
 }
 
 /// A body that passed the pipeline.
@@ -218,10 +221,18 @@ fn finish<T: KruiseResource>(
     object.set_type_meta(ApiVersion::PREFERRED);
     object.meta_mut().managed_fields = None;
     let mut value = serde_json::to_value(&object).expect("API objects serialize");
+    if request.recording == Recording::AsGiven {
+        let entries = incoming_managed_fields
+            .map(managed_fields::entries_of)
+            .unwrap_or_default();
+        managed_fields::set_entries(&mut value, entries);
+        return value;
+    }
     let manager = Manager {
         name: request.manager,
         api_version: request.version.api_version(),
         subresource,
+        schema: SchemaNode::root(T::KIND, ApiVersion::PREFERRED),
     };
     managed_fields::record_update(
         &mut value,
