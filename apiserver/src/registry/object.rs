@@ -65,7 +65,12 @@ impl Object {
 
     /// The parsed object. Present it in the requested version with
     /// [`prepull_api::versions::present_value`] on a clone.
-    pub fn value(&self) -> &Arc<Value> {
+    pub fn value(&self) -> &Value {
+        self.shared_value()
+    }
+
+    /// [`Object::value`], shared.
+    pub fn shared_value(&self) -> &Arc<Value> {
         self.0.value.get_or_init(|| {
             // The bytes were checked to be one JSON object when they were read.
             Arc::new(serde_json::from_slice(&self.0.bytes).unwrap_or_else(|err| {
@@ -128,7 +133,10 @@ fn with_resource_version(stored: &[u8], revision: Revision) -> Result<Bytes, Str
         return Err("metadata is not an object".into());
     }
     let empty = metadata[1..].trim_start().starts_with('}');
-    let member = format!("\"resourceVersion\":\"{revision}\"{}", if empty { "" } else { "," });
+    let member = format!(
+        "\"resourceVersion\":\"{revision}\"{}",
+        if empty { "" } else { "," }
+    );
     let mut out = BytesMut::with_capacity(stored.len() + member.len());
     out.put_slice(&stored[..=open]);
     out.put_slice(member.as_bytes());
@@ -204,15 +212,16 @@ mod tests {
         assert_eq!(object.resource_version(), "7");
         assert_eq!((object.name(), object.namespace()), ("a", "ns"));
         let reparsed: Value = serde_json::from_slice(object.bytes()).unwrap();
-        assert_eq!(&reparsed, &**object.value());
+        assert_eq!(&reparsed, object.value());
     }
 
     #[test]
     fn the_resource_version_is_spliced_into_any_metadata() {
-        let empty = Object::from_stored(br#"{"kind":"X","metadata":{ },"spec":{"a":[1]}}"#, "/k", 9)
-            .unwrap();
+        let empty =
+            Object::from_stored(br#"{"kind":"X","metadata":{ },"spec":{"a":[1]}}"#, "/k", 9)
+                .unwrap();
         assert_eq!(
-            **empty.value(),
+            *empty.value(),
             json!({"kind": "X", "metadata": {"resourceVersion": "9"}, "spec": {"a": [1]}})
         );
         let nested = Object::from_stored(
@@ -222,11 +231,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            **nested.value(),
+            *nested.value(),
             json!({"spec": {"metadata": {}}, "metadata": {"name": "n", "resourceVersion": "3"}})
         );
-        for bad in [&b"{\"metadata\":[]}"[..], b"{\"spec\":{}}", b"{\"metadata\":{}", b"null"] {
-            assert_eq!(Object::from_stored(bad, "/k", 1).unwrap_err().code.as_u16(), 500);
+        for bad in [
+            &b"{\"metadata\":[]}"[..],
+            b"{\"spec\":{}}",
+            b"{\"metadata\":{}",
+            b"null",
+        ] {
+            assert_eq!(
+                Object::from_stored(bad, "/k", 1).unwrap_err().code.as_u16(),
+                500
+            );
         }
     }
 
