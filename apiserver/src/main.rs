@@ -6,6 +6,12 @@ use std::process::ExitCode;
 use clap::Parser;
 use prepull_apiserver::{config, options, run};
 
+/// mimalloc instead of the system allocator: a profile of the write path under load showed a
+/// third of the server's CPU in glibc malloc/free, and glibc's per-thread arenas keep memory
+/// after big list responses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let options = options::Options::parse();
     init_logging(&options.log_format);

@@ -164,7 +164,7 @@ impl WatchEncoder {
                 }
                 Shape::PartialObjectMetadata(version)
                 | Shape::PartialObjectMetadataList(version) => encode(
-                    &table::partial_object_metadata(&object.value, version),
+                    &table::partial_object_metadata(&object.value(), version),
                     Format::Json,
                 )?,
             };
@@ -338,10 +338,7 @@ mod tests {
             "metadata": {"name": "node-1", "resourceVersion": rv, "creationTimestamp": "2024-01-01T00:00:00Z"},
             "spec": {}
         });
-        Object {
-            bytes: Bytes::from(serde_json::to_vec(&value).unwrap()),
-            value: Arc::new(value),
-        }
+        Object::new(value, None)
     }
 
     #[test]

@@ -99,7 +99,7 @@ async fn answer(
         .store(Kind::NodeImage)
         .get(None, node, ReadRevision::Latest)
         .await?;
-    let node_image: NodeImage = serde_json::from_value((*object.value).clone())
+    let node_image: NodeImage = serde_json::from_value((*object.value()).clone())
         .map_err(|err| ApiError::internal(format!("a stored NodeImage: {err}")))?;
     let configs = endpoint
         .credentials

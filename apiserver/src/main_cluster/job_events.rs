@@ -118,7 +118,7 @@ impl JobEvents {
 }
 
 fn parse(object: &Object) -> Option<(JobKey, ImagePullJob)> {
-    let job: ImagePullJob = serde_json::from_value((*object.value).clone()).ok()?;
+    let job: ImagePullJob = serde_json::from_value((*object.value()).clone()).ok()?;
     let key = JobKey {
         namespace: job.metadata.namespace.clone()?,
         name: job.metadata.name.clone()?,
@@ -184,7 +184,7 @@ async fn node_message(registry: &Registry, node: &str, image: &str) -> String {
     else {
         return String::new();
     };
-    let Ok(node_image) = serde_json::from_value::<NodeImage>((*object.value).clone()) else {
+    let Ok(node_image) = serde_json::from_value::<NodeImage>((*object.value()).clone()) else {
         return String::new();
     };
     node_image

@@ -125,7 +125,7 @@ impl Lifecycle {
     fn observe_node_image(&self, event: &InformerEvent) {
         let name = |object: &crate::registry::Object| {
             object
-                .value
+                .value()
                 .pointer("/metadata/name")
                 .and_then(|n| n.as_str())
                 .map(str::to_owned)
@@ -144,7 +144,7 @@ impl Lifecycle {
             InformerEvent::Applied(object) => {
                 let Some(name) = name(object) else { return };
                 let labels: BTreeMap<String, String> = object
-                    .value
+                    .value()
                     .pointer("/metadata/labels")
                     .and_then(|l| serde_json::from_value(l.clone()).ok())
                     .unwrap_or_default();
@@ -162,7 +162,7 @@ impl Lifecycle {
             Ok(list) => {
                 for item in list.items {
                     if let Some(name) = item
-                        .value
+                        .value()
                         .pointer("/metadata/name")
                         .and_then(|n| n.as_str())
                     {
@@ -196,7 +196,7 @@ impl Lifecycle {
         let store = self.registry.store(Kind::NodeImage);
         let image = match store.get(None, name, ReadRevision::Latest).await {
             Ok(object) => Some(
-                serde_json::from_value::<NodeImage>((*object.value).clone())
+                serde_json::from_value::<NodeImage>((*object.value()).clone())
                     .map_err(|err| ApiError::internal(format!("a stored NodeImage: {err}")))?,
             ),
             Err(err) if err.code == StatusCode::NOT_FOUND => None,
@@ -283,7 +283,7 @@ impl Lifecycle {
                 tracing::info!(node = %name, "main cluster: NodeImage created for the Node");
                 let uid = written
                     .object
-                    .value
+                    .value()
                     .pointer("/metadata/uid")
                     .and_then(|u| u.as_str())
                     .map(str::to_owned);

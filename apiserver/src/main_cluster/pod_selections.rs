@@ -171,7 +171,7 @@ impl PodSelections {
 
 /// The job's key and the Pods it needs, when it is active and has a `podSelector`.
 fn selection_of(object: &Object) -> Option<(JobKey, Selection)> {
-    let job: ImagePullJob = serde_json::from_value((*object.value).clone()).ok()?;
+    let job: ImagePullJob = serde_json::from_value((*object.value()).clone()).ok()?;
     let finished = job
         .status
         .as_ref()
@@ -196,7 +196,7 @@ fn selection_of(object: &Object) -> Option<(JobKey, Selection)> {
 }
 
 fn job_key(object: &Object) -> Option<JobKey> {
-    let metadata = object.value.get("metadata")?;
+    let metadata = object.value().get("metadata")?;
     Some(JobKey {
         namespace: metadata.get("namespace")?.as_str()?.to_owned(),
         name: metadata.get("name")?.as_str()?.to_owned(),

@@ -136,7 +136,7 @@ impl ResourceStore {
     async fn already_exists(&self, namespace: Option<&str>, name: &str) -> ApiError {
         let deleting = match self.read(namespace, name).await {
             Ok((_, existing)) => existing
-                .value
+                .value()
                 .pointer("/metadata/deletionTimestamp")
                 .is_some(),
             Err(_) => false,

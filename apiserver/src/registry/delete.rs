@@ -45,13 +45,13 @@ impl ResourceStore {
         for _ in 0..MAX_ATTEMPTS {
             let (kv, existing) = self.read(namespace, name).await?;
             self.check_preconditions(&existing, &params.preconditions)?;
-            let mut marked = (*existing.value).clone();
+            let mut marked = (*existing.value()).clone();
             if self.garbage_collection {
                 set_collector_finalizers(&mut marked, params);
             }
             if has_finalizers(&marked) {
                 mark_as_deleting(&mut marked, &self.clock.now_time());
-                if marked == *existing.value {
+                if marked == *existing.value() {
                     return Ok(pending(existing));
                 }
                 if params.dry_run {

@@ -1,25 +1,33 @@
 //! Objects as they cross the registry boundary: the stored JSON with its `resourceVersion`,
-//! parsed once and serialized once, and shared (an [`Object`] is two reference-counted
-//! pointers, so handing one event to many watchers copies nothing).
+//! shared (an [`Object`] is one reference-counted pointer, so handing one event to many
+//! watchers copies nothing) and parsed only when someone looks inside.
+//!
+//! Lists and watches mostly pass objects through: the stored bytes get their
+//! `resourceVersion` spliced into `metadata` (a validating scan, no tree built) and go out as
+//! they are. The parsed [`Value`] is built on first use of [`Object::value`] and kept.
 
-use std::sync::Arc;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use prepull_storage::Revision;
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::errors;
 use crate::http::status::ApiError;
 
 /// One object in the stored form (the preferred version's JSON), with
 /// `metadata.resourceVersion` set to its revision (absent only on dry-run creates).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Object {
-    /// The parsed object. Present it in the requested version with
-    /// [`prepull_api::versions::present_value`] on a clone.
-    pub value: Arc<Value>,
-    /// `value` serialized as JSON.
-    pub bytes: Bytes,
+#[derive(Clone)]
+pub struct Object(Arc<Inner>);
+
+struct Inner {
+    /// The object as JSON.
+    bytes: Bytes,
+    /// `bytes` parsed, on first use.
+    value: OnceLock<Arc<Value>>,
 }
 
 impl Object {
@@ -29,45 +37,111 @@ impl Object {
             set_resource_version(&mut value, revision);
         }
         let bytes = Bytes::from(serde_json::to_vec(&value).expect("JSON values serialize"));
-        Object {
-            value: Arc::new(value),
+        Object(Arc::new(Inner {
             bytes,
-        }
+            value: OnceLock::from(Arc::new(value)),
+        }))
     }
 
-    /// Reads stored bytes (which never carry a resourceVersion) as the object at `revision`.
+    /// Reads stored bytes (which never carry a resourceVersion) as the object at `revision`,
+    /// without parsing them into a tree.
     pub(crate) fn from_stored(
         stored: &[u8],
         key: &str,
         revision: Revision,
     ) -> Result<Object, ApiError> {
-        let value: Value = serde_json::from_slice(stored)
-            .map_err(|e| errors::corrupt_object(key, &e.to_string()))?;
-        if !value.is_object() {
-            return Err(errors::corrupt_object(key, "not a JSON object"));
-        }
-        Ok(Object::new(value, Some(revision)))
+        let bytes = with_resource_version(stored, revision)
+            .map_err(|reason| errors::corrupt_object(key, &reason))?;
+        Ok(Object(Arc::new(Inner {
+            bytes,
+            value: OnceLock::new(),
+        })))
+    }
+
+    /// The object as JSON.
+    pub fn bytes(&self) -> &Bytes {
+        &self.0.bytes
+    }
+
+    /// The parsed object. Present it in the requested version with
+    /// [`prepull_api::versions::present_value`] on a clone.
+    pub fn value(&self) -> &Value {
+        self.shared_value()
+    }
+
+    /// [`Object::value`], shared.
+    pub fn shared_value(&self) -> &Arc<Value> {
+        self.0.value.get_or_init(|| {
+            // The bytes were checked to be one JSON object when they were read.
+            Arc::new(serde_json::from_slice(&self.0.bytes).unwrap_or_else(|err| {
+                tracing::error!(%err, "an object read as valid JSON did not parse");
+                Value::Object(Default::default())
+            }))
+        })
     }
 
     /// `metadata.name`.
     pub fn name(&self) -> &str {
-        meta_str(&self.value, "name")
+        meta_str(self.value(), "name")
     }
 
     /// `metadata.namespace` (empty for cluster-scoped objects).
     pub fn namespace(&self) -> &str {
-        meta_str(&self.value, "namespace")
+        meta_str(self.value(), "namespace")
     }
 
     /// `metadata.uid`.
     pub fn uid(&self) -> &str {
-        meta_str(&self.value, "uid")
+        meta_str(self.value(), "uid")
     }
 
     /// `metadata.resourceVersion` (empty on a dry-run create).
     pub fn resource_version(&self) -> &str {
-        meta_str(&self.value, "resourceVersion")
+        meta_str(self.value(), "resourceVersion")
     }
+}
+
+impl PartialEq for Object {
+    fn eq(&self, other: &Object) -> bool {
+        self.0.bytes == other.0.bytes || self.value() == other.value()
+    }
+}
+
+impl fmt::Debug for Object {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Object")
+            .field(&String::from_utf8_lossy(&self.0.bytes))
+            .finish()
+    }
+}
+
+/// The top level of a stored object, as far as splicing in the resourceVersion needs.
+#[derive(Deserialize)]
+struct TopLevel<'a> {
+    #[serde(borrow)]
+    metadata: Option<&'a RawValue>,
+}
+
+/// `stored` with `"resourceVersion":"<revision>"` as the first member of its `metadata`.
+/// Fails unless `stored` is one JSON object whose `metadata` is an object.
+fn with_resource_version(stored: &[u8], revision: Revision) -> Result<Bytes, String> {
+    let top: TopLevel<'_> = serde_json::from_slice(stored).map_err(|e| e.to_string())?;
+    let metadata = top.metadata.ok_or("no metadata")?.get();
+    // `metadata` borrows from `stored`: its offset there is where the object begins.
+    let open = metadata.as_ptr() as usize - stored.as_ptr() as usize;
+    if stored.get(open) != Some(&b'{') {
+        return Err("metadata is not an object".into());
+    }
+    let empty = metadata[1..].trim_start().starts_with('}');
+    let member = format!(
+        "\"resourceVersion\":\"{revision}\"{}",
+        if empty { "" } else { "," }
+    );
+    let mut out = BytesMut::with_capacity(stored.len() + member.len());
+    out.put_slice(&stored[..=open]);
+    out.put_slice(member.as_bytes());
+    out.put_slice(&stored[open + 1..]);
+    Ok(out.freeze())
 }
 
 /// A page of a list.
@@ -137,8 +211,40 @@ mod tests {
             Object::from_stored(br#"{"metadata":{"name":"a","namespace":"ns"}}"#, "/k", 7).unwrap();
         assert_eq!(object.resource_version(), "7");
         assert_eq!((object.name(), object.namespace()), ("a", "ns"));
-        let reparsed: Value = serde_json::from_slice(&object.bytes).unwrap();
-        assert_eq!(reparsed, *object.value);
+        let reparsed: Value = serde_json::from_slice(object.bytes()).unwrap();
+        assert_eq!(&reparsed, object.value());
+    }
+
+    #[test]
+    fn the_resource_version_is_spliced_into_any_metadata() {
+        let empty =
+            Object::from_stored(br#"{"kind":"X","metadata":{ },"spec":{"a":[1]}}"#, "/k", 9)
+                .unwrap();
+        assert_eq!(
+            *empty.value(),
+            json!({"kind": "X", "metadata": {"resourceVersion": "9"}, "spec": {"a": [1]}})
+        );
+        let nested = Object::from_stored(
+            br#"{"spec":{"metadata":{}},"metadata" : {"name":"n"}}"#,
+            "/k",
+            3,
+        )
+        .unwrap();
+        assert_eq!(
+            *nested.value(),
+            json!({"spec": {"metadata": {}}, "metadata": {"name": "n", "resourceVersion": "3"}})
+        );
+        for bad in [
+            &b"{\"metadata\":[]}"[..],
+            b"{\"spec\":{}}",
+            b"{\"metadata\":{}",
+            b"null",
+        ] {
+            assert_eq!(
+                Object::from_stored(bad, "/k", 1).unwrap_err().code.as_u16(),
+                500
+            );
+        }
     }
 
     #[test]

@@ -142,7 +142,7 @@ impl ResourceStore {
             recording: Recording::Update,
         };
         self.write_existing(&target, params, how, |current| {
-            let mut patched = (*current.value).clone();
+            let mut patched = (*current.value()).clone();
             present_value(kind, &mut patched, version);
             document.apply(&mut patched, schema)?;
             Ok(Body::Value(patched))

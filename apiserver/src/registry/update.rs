@@ -99,14 +99,14 @@ impl ResourceStore {
             };
             let admitted = self
                 .admission
-                .admit_update(&request, &stored.value, subresource)?;
+                .admit_update(&request, &stored.value(), subresource)?;
             let written = |object| Written {
                 object,
                 created: false,
                 warnings: admitted.warnings.clone(),
             };
             let mut new = admitted.object;
-            if finalizers_done(&new, &stored.value) {
+            if finalizers_done(&new, &stored.value()) {
                 if !params.dry_run {
                     match self
                         .source
@@ -121,7 +121,7 @@ impl ResourceStore {
                 }
                 return Ok(written(Object::new(new, None)));
             }
-            if new == *stored.value {
+            if new == *stored.value() {
                 return Ok(written(stored));
             }
             if params.dry_run {

@@ -128,7 +128,7 @@ impl ResourceStore {
                 .map_err(|e| self.storage_error(e, ""))?;
             for kv in &page.items {
                 let object = Object::from_stored(&kv.value, &kv.key, kv.mod_revision)?;
-                if selectors.matches(&object.value) {
+                if selectors.matches(&object.value()) {
                     objects.push(object);
                 }
             }
@@ -194,8 +194,15 @@ impl WatchState {
 
     /// The event this watcher sees for a storage change, if any.
     fn translate(&self, event: &WatchEvent) -> Result<Option<WatchItem>, ApiError> {
+        // A watch pinned to one name (a node agent's) skips every other object by its key,
+        // without reading it; names never change, so neither side of an update matches.
+        if let Some(name) = self.selectors.pinned_name()
+            && event.kv.key.rsplit('/').next() != Some(name)
+        {
+            return Ok(None);
+        }
         let object = Object::from_stored(&event.kv.value, &event.kv.key, event.kv.mod_revision)?;
-        let matches = self.selectors.matches(&object.value);
+        let matches = self.selectors.matches(&object.value());
         let event_type = match event.event_type {
             EventType::Created if matches => WatchEventType::Added,
             EventType::Deleted if matches => WatchEventType::Deleted,
@@ -211,13 +218,13 @@ impl WatchState {
                 };
                 let matched_before = before
                     .as_ref()
-                    .map_or(matches, |before| self.selectors.matches(&before.value));
+                    .map_or(matches, |before| self.selectors.matches(&before.value()));
                 match (matched_before, matches, before) {
                     (true, true, _) => WatchEventType::Modified,
                     (false, true, _) => WatchEventType::Added,
                     (true, false, Some(before)) => {
                         // Kubernetes reports the last matching state, at the event's revision.
-                        let mut last = (*before.value).clone();
+                        let mut last = (*before.value()).clone();
                         set_resource_version(&mut last, event.revision());
                         return Ok(Some(WatchItem::Event {
                             event_type: WatchEventType::Deleted,

@@ -416,7 +416,7 @@ fn changed_tag_owners(old: &NodeImage, new: &NodeImage) -> BTreeSet<JobKey> {
 
 fn parse<T: serde::de::DeserializeOwned>(object: &Object) -> Option<(Revision, T)> {
     let revision = object.resource_version().parse::<Revision>().ok()?;
-    match serde_json::from_value::<T>((*object.value).clone()) {
+    match serde_json::from_value::<T>((*object.value()).clone()) {
         Ok(value) => Some((revision, value)),
         Err(err) => {
             tracing::warn!(name = object.name(), %err, "scheduler: skipping an unreadable object");

@@ -197,7 +197,7 @@ impl World {
             .get(None, name, ReadRevision::Latest)
             .await
             .ok()?;
-        Some(serde_json::from_value((*object.value).clone()).expect("a NodeImage"))
+        Some(serde_json::from_value((*object.value()).clone()).expect("a NodeImage"))
     }
 
     /// Waits until NodeImage `name` satisfies `check`.
@@ -240,7 +240,7 @@ impl World {
             )
             .await
             .expect("create job");
-        serde_json::from_value((*written.object.value).clone()).expect("a job")
+        serde_json::from_value((*written.object.value()).clone()).expect("a job")
     }
 
     pub async fn job(&self, namespace: &str, name: &str) -> ImagePullJob {
@@ -250,7 +250,7 @@ impl World {
             .get(Some(namespace), name, ReadRevision::Latest)
             .await
             .expect("job");
-        serde_json::from_value((*object.value).clone()).expect("a job")
+        serde_json::from_value((*object.value()).clone()).expect("a job")
     }
 
     /// Answers every task of `image` on NodeImage `name` as failed with `message`, the way

@@ -171,7 +171,7 @@ async fn with_parallelism_one_a_watch_never_shows_more_than_one_active_node() {
             let WatchItem::Event { object, .. } = item else {
                 continue;
             };
-            let job: ImagePullJob = serde_json::from_value((*object.value).clone()).unwrap();
+            let job: ImagePullJob = serde_json::from_value((*object.value()).clone()).unwrap();
             let status = job.status.unwrap_or_default();
             max_active = max_active.max(status.active);
             if status.completion_time.is_some() {

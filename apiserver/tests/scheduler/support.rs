@@ -124,7 +124,7 @@ impl World {
             .get(Some("default"), name, ReadRevision::Latest)
             .await
             .ok()?;
-        Some(serde_json::from_value((*object.value).clone()).expect("a list job"))
+        Some(serde_json::from_value((*object.value()).clone()).expect("a list job"))
     }
 
     /// Every ImagePullJob in `default`.
@@ -137,7 +137,7 @@ impl World {
             .expect("list jobs");
         list.items
             .iter()
-            .map(|o| serde_json::from_value((*o.value).clone()).expect("a job"))
+            .map(|o| serde_json::from_value((*o.value()).clone()).expect("a job"))
             .collect()
     }
 
@@ -148,7 +148,7 @@ impl World {
             .get(Some("default"), name, ReadRevision::Latest)
             .await
             .ok()?;
-        Some(serde_json::from_value((*object.value).clone()).expect("a job"))
+        Some(serde_json::from_value((*object.value()).clone()).expect("a job"))
     }
 
     pub async fn node(&self, name: &str) -> NodeImage {
@@ -158,7 +158,7 @@ impl World {
             .get(None, name, ReadRevision::Latest)
             .await
             .expect("node image");
-        serde_json::from_value((*object.value).clone()).expect("a node image")
+        serde_json::from_value((*object.value()).clone()).expect("a node image")
     }
 
     /// Waits until job `name` has a completionTime, and returns it.
@@ -267,7 +267,7 @@ async fn answer_tasks(registry: &Registry, name: &str, answer: &Answer, seen: &A
         let Ok(object) = store.get(None, name, ReadRevision::Latest).await else {
             return;
         };
-        let mut node: NodeImage = serde_json::from_value((*object.value).clone()).expect("node");
+        let mut node: NodeImage = serde_json::from_value((*object.value()).clone()).expect("node");
         let mut status = node.status.clone().unwrap_or_default();
         let mut changed = false;
         for (image, spec) in &node.spec.images {

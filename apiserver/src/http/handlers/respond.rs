@@ -39,7 +39,7 @@ impl Presenter {
 
     /// The object presented in the URL's version, as a value.
     pub fn object_value(&self, object: &Object) -> Value {
-        let mut value = (*object.value).clone();
+        let mut value = (*object.value()).clone();
         present_value(self.kind, &mut value, self.version);
         value
     }
@@ -55,7 +55,7 @@ impl Presenter {
             )
             .and_then(|t| encode(&t, format)),
             (Shape::PartialObjectMetadata(version), format) => encode(
-                &table::partial_object_metadata(&object.value, version),
+                &table::partial_object_metadata(&object.value(), version),
                 format,
             ),
             (Shape::PartialObjectMetadataList(_), _) => Err(ApiError::not_acceptable_because(
@@ -95,7 +95,7 @@ impl Presenter {
                 let items: Vec<Value> = list
                     .items
                     .iter()
-                    .map(|o| table::partial_object_metadata(&o.value, version))
+                    .map(|o| table::partial_object_metadata(&o.value(), version))
                     .collect();
                 encode(
                     &list_value(
@@ -161,12 +161,32 @@ impl Presenter {
 /// `object` presented in `version` as JSON: the stored bytes when presenting changes nothing
 /// (same `apiVersion`, nothing to drop), otherwise the presented value serialized.
 pub fn presented_json(kind: Kind, version: ApiVersion, object: &Object) -> Bytes {
-    if presents_as_stored(kind, version, &object.value) {
-        return object.bytes.clone();
+    if bytes_present_as_stored(kind, version, object.bytes())
+        || presents_as_stored(kind, version, object.value())
+    {
+        return object.bytes().clone();
     }
-    let mut value = (*object.value).clone();
+    let mut value = (*object.value()).clone();
     present_value(kind, &mut value, version);
     Bytes::from(serde_json::to_vec(&value).expect("JSON values serialize"))
+}
+
+/// A quick look at the JSON for the common case, without parsing it: the object starts with
+/// the requested `apiVersion` and `kind` (as the serialized stored form does), and nothing in it
+/// could be a NodeImage pull-secret `mode` v1alpha1 would drop. `false` means "look closer".
+fn bytes_present_as_stored(kind: Kind, version: ApiVersion, bytes: &[u8]) -> bool {
+    let head = format!(
+        "{{\"apiVersion\":\"{}\",\"kind\":\"{}\",",
+        version.api_version(),
+        kind.name()
+    );
+    if !bytes.starts_with(head.as_bytes()) {
+        return false;
+    }
+    let may_have_mode = kind == Kind::NodeImage
+        && version == ApiVersion::V1alpha1
+        && bytes.windows(7).any(|w| w == b"\"mode\":");
+    !may_have_mode
 }
 
 fn presents_as_stored(kind: Kind, version: ApiVersion, value: &Value) -> bool {
@@ -313,6 +333,39 @@ mod tests {
             Kind::NodeImage,
             ApiVersion::V1alpha1,
             &plain
+        ));
+    }
+
+    #[test]
+    fn the_quick_look_at_the_bytes_never_passes_what_the_value_check_refuses() {
+        let stored = json!({
+            "apiVersion": "apps.kruise.io/v1alpha1",
+            "kind": "NodeImage",
+            "metadata": {"name": "n"},
+            "spec": {"images": {"nginx": {"pullSecrets": [{"name": "s", "namespace": "d", "mode": "Auto"}]}}}
+        });
+        let bytes = serde_json::to_vec(&stored).unwrap();
+        assert!(!bytes_present_as_stored(
+            Kind::NodeImage,
+            ApiVersion::V1alpha1,
+            &bytes
+        ));
+        assert!(!bytes_present_as_stored(
+            Kind::NodeImage,
+            ApiVersion::V1beta1,
+            &bytes
+        ));
+        let job = json!({"apiVersion": "apps.kruise.io/v1alpha1", "kind": "ImagePullJob", "metadata": {}});
+        let bytes = serde_json::to_vec(&job).unwrap();
+        assert!(bytes_present_as_stored(
+            Kind::ImagePullJob,
+            ApiVersion::V1alpha1,
+            &bytes
+        ));
+        assert!(!bytes_present_as_stored(
+            Kind::NodeImage,
+            ApiVersion::V1alpha1,
+            &bytes
         ));
     }
 }

@@ -76,7 +76,7 @@ impl ResourceStore {
         let clock = self.clock.clone();
         let updated = self
             .write_existing(target, params, how, |current| {
-                let mut live = (*current.value).clone();
+                let mut live = (*current.value()).clone();
                 present_value(kind, &mut live, version);
                 let applied = ownership::apply(&live, config, &applier, &clock.now_time())
                     .map_err(|c| errors::apply_conflict(c.message(), c.0))?;

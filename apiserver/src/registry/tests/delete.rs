@@ -50,7 +50,7 @@ async fn finalizers_hold_a_deleted_object_until_the_last_one_is_removed() {
             .advance(k8s_openapi::jiff::SignedDuration::from_secs(10));
         let marked = delete(&fx, &DeleteParams::default()).await.unwrap();
         assert!(!marked.finished);
-        let meta = &marked.object.value["metadata"];
+        let meta = &marked.object.value()["metadata"];
         assert_eq!(meta["deletionTimestamp"], "2026-01-02T03:04:15Z");
         assert_eq!(meta["deletionGracePeriodSeconds"], 0);
         assert_eq!(meta["generation"], 2);
@@ -67,7 +67,7 @@ async fn finalizers_hold_a_deleted_object_until_the_last_one_is_removed() {
         assert_eq!(again.object, stored);
 
         // No new finalizer may be added while deleting.
-        let mut body = (*stored.value).clone();
+        let mut body = (*stored.value()).clone();
         body["metadata"]["finalizers"] = json!(["example.com/hold", "example.com/more"]);
         let refused = fx
             .jobs()
@@ -82,7 +82,7 @@ async fn finalizers_hold_a_deleted_object_until_the_last_one_is_removed() {
             .await;
         assert_eq!(code(refused), 422);
 
-        let mut body = (*stored.value).clone();
+        let mut body = (*stored.value()).clone();
         body["metadata"]["finalizers"] = json!([]);
         fx.jobs()
             .update(
@@ -192,7 +192,7 @@ async fn a_dry_run_delete_keeps_the_object() {
         let marked = delete(&fx, &dry).await.unwrap();
         assert!(!marked.finished);
         assert!(
-            marked.object.value["metadata"]
+            marked.object.value()["metadata"]
                 .get("deletionTimestamp")
                 .is_some()
         );
@@ -216,7 +216,7 @@ async fn orphan_deletion_waits_for_the_garbage_collector_only_when_one_runs() {
     let marked = delete(&with_collector, &orphan).await.unwrap();
     assert!(!marked.finished);
     assert_eq!(
-        marked.object.value["metadata"]["finalizers"],
+        marked.object.value()["metadata"]["finalizers"],
         json!(["orphan"])
     );
 

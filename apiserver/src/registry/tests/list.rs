@@ -245,6 +245,9 @@ async fn lists_are_scoped_to_their_namespace() {
             .await
             .unwrap();
         assert_eq!(names(&in_a), ["x"]);
-        assert_eq!(in_a.items[0].value["apiVersion"], "apps.kruise.io/v1alpha1");
+        assert_eq!(
+            in_a.items[0].value()["apiVersion"],
+            "apps.kruise.io/v1alpha1"
+        );
     }
 }

@@ -21,7 +21,7 @@ async fn a_spec_change_bumps_the_generation_and_a_label_change_does_not() {
     for fx in Fixture::both().await {
         println!("reads {}", fx.reads());
         let created = fx.create_job("pull").await;
-        let mut body = (*created.value).clone();
+        let mut body = (*created.value()).clone();
         body["metadata"]["labels"] = json!({"team": "a"});
         let relabelled = put(&fx, body, Subresource::Main).await.unwrap();
         assert_eq!(value(&relabelled)["metadata"]["generation"], 1);
@@ -30,7 +30,7 @@ async fn a_spec_change_bumps_the_generation_and_a_label_change_does_not() {
             created.resource_version()
         );
 
-        let mut body = (*relabelled.object.value).clone();
+        let mut body = (*relabelled.object.value()).clone();
         body["spec"]["image"] = json!("nginx:1.27");
         let changed = put(&fx, body, Subresource::Main).await.unwrap();
         assert_eq!(value(&changed)["metadata"]["generation"], 2);
@@ -43,10 +43,10 @@ async fn a_stale_update_is_a_conflict() {
     for fx in Fixture::both().await {
         println!("reads {}", fx.reads());
         let created = fx.create_job("pull").await;
-        let mut first = (*created.value).clone();
+        let mut first = (*created.value()).clone();
         first["metadata"]["labels"] = json!({"a": "1"});
         put(&fx, first, Subresource::Main).await.unwrap();
-        let mut stale = (*created.value).clone();
+        let mut stale = (*created.value()).clone();
         stale["metadata"]["labels"] = json!({"b": "2"});
         let err = put(&fx, stale, Subresource::Main).await.unwrap_err();
         assert_eq!(err.code.as_u16(), 409);
@@ -94,7 +94,7 @@ async fn the_main_resource_keeps_the_stored_status() {
     for fx in Fixture::both().await {
         println!("reads {}", fx.reads());
         let created = fx.create_job("pull").await;
-        let mut body = (*created.value).clone();
+        let mut body = (*created.value()).clone();
         body["status"]["succeeded"] = json!(9);
         body["spec"]["image"] = json!("redis");
         let written = put(&fx, body, Subresource::Main).await.unwrap();
@@ -108,7 +108,7 @@ async fn the_status_subresource_changes_only_the_status() {
     for fx in Fixture::both().await {
         println!("reads {}", fx.reads());
         let created = fx.create_job("pull").await;
-        let mut body = (*created.value).clone();
+        let mut body = (*created.value()).clone();
         body["status"] =
             json!({"desired": 3, "active": 1, "succeeded": 2, "failed": 0, "message": "pulling"});
         body["spec"]["image"] = json!("redis");
@@ -151,7 +151,7 @@ async fn an_invalid_status_is_refused_through_the_status_subresource() {
     for fx in Fixture::both().await {
         println!("reads {}", fx.reads());
         let created = fx.create_job("pull").await;
-        let mut body = (*created.value).clone();
+        let mut body = (*created.value()).clone();
         body["status"]["failed"] = json!(-1);
         let err = put(&fx, body, Subresource::Status).await.unwrap_err();
         assert_eq!(err.code.as_u16(), 422);
@@ -166,7 +166,7 @@ async fn an_update_that_changes_nothing_is_not_written() {
         let created = fx.create_job("pull").await;
         fx.clock
             .advance(k8s_openapi::jiff::SignedDuration::from_secs(60));
-        let written = put(&fx, (*created.value).clone(), Subresource::Main)
+        let written = put(&fx, (*created.value()).clone(), Subresource::Main)
             .await
             .unwrap();
         assert_eq!(written.object, created);
@@ -178,7 +178,7 @@ async fn a_dry_run_update_stores_nothing() {
     for fx in Fixture::both().await {
         println!("reads {}", fx.reads());
         let created = fx.create_job("pull").await;
-        let mut body = (*created.value).clone();
+        let mut body = (*created.value()).clone();
         body["spec"]["image"] = json!("redis");
         let dry = WriteParams {
             dry_run: true,
@@ -218,7 +218,7 @@ async fn immutable_fields_are_validated_against_the_stored_object() {
             .create(Some("default"), body.into(), V1ALPHA1, &writer())
             .await
             .unwrap();
-        let mut body = (*created.object.value).clone();
+        let mut body = (*created.object.value()).clone();
         body["spec"]["pullSecrets"] = json!(["b"]);
         let err = put(&fx, body, Subresource::Main).await.unwrap_err();
         assert_eq!(err.code.as_u16(), 422);
@@ -231,7 +231,7 @@ async fn the_body_must_name_the_object_of_the_url() {
     for fx in Fixture::both().await {
         println!("reads {}", fx.reads());
         let created = fx.create_job("pull").await;
-        let mut body = (*created.value).clone();
+        let mut body = (*created.value()).clone();
         body["metadata"]["name"] = json!("other");
         let err = put(&fx, body, Subresource::Main).await.unwrap_err();
         assert_eq!(err.code.as_u16(), 400);
@@ -247,7 +247,7 @@ async fn server_owned_metadata_survives_an_update() {
     for fx in Fixture::both().await {
         println!("reads {}", fx.reads());
         let created = fx.create_job("pull").await;
-        let mut body = (*created.value).clone();
+        let mut body = (*created.value()).clone();
         body["metadata"]["creationTimestamp"] = json!("2000-01-01T00:00:00Z");
         body["metadata"]["generation"] = json!(40);
         body["metadata"]["uid"] = Value::Null;
@@ -259,7 +259,7 @@ async fn server_owned_metadata_survives_an_update() {
         assert_eq!(value(&written)["metadata"]["generation"], 1);
         assert_eq!(
             value(&written)["metadata"]["uid"],
-            created.value["metadata"]["uid"]
+            created.value()["metadata"]["uid"]
         );
     }
 }
@@ -283,7 +283,7 @@ async fn a_v1alpha1_update_keeps_the_v1beta1_only_secret_mode() {
             .await
             .unwrap();
         // A v1alpha1 client reads the object without `mode` and writes it back.
-        let mut presented = (*created.object.value).clone();
+        let mut presented = (*created.object.value()).clone();
         prepull_api::versions::present_value(Kind::NodeImage, &mut presented, V1ALPHA1);
         presented["metadata"]["labels"] = json!({"zone": "a"});
         let written = fx
@@ -311,7 +311,7 @@ async fn an_editor_takes_over_the_fields_it_changed() {
     for fx in Fixture::both().await {
         println!("reads {}", fx.reads());
         let created = fx.create_job("pull").await;
-        let mut body = (*created.value).clone();
+        let mut body = (*created.value()).clone();
         body["spec"]["image"] = json!("redis");
         let editor = WriteParams {
             field_manager: Some("kubectl-edit".into()),
@@ -350,7 +350,7 @@ async fn an_object_as_read_passes_strict_validation_when_written_back() {
     for fx in Fixture::both().await {
         println!("reads {}", fx.reads());
         let created = fx.create_job("pull").await;
-        let mut body = (*created.value).clone();
+        let mut body = (*created.value()).clone();
         body["spec"]["image"] = json!("redis");
         let strict = WriteParams {
             field_validation: crate::registry::FieldValidation::Strict,

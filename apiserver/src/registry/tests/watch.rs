@@ -30,7 +30,7 @@ async fn relabel(fx: &Fixture, name: &str, labels: Value) -> Object {
         .get(Some("default"), name, crate::registry::ReadRevision::Latest)
         .await
         .unwrap();
-    let mut body = (*current.value).clone();
+    let mut body = (*current.value()).clone();
     body["metadata"]["labels"] = labels;
     fx.jobs()
         .update(
@@ -179,7 +179,7 @@ async fn objects_entering_and_leaving_a_selector_are_added_and_deleted() {
                 object,
             } => {
                 // The last matching state, at the revision of the change.
-                assert_eq!(object.value["metadata"]["labels"]["watched"], "yes");
+                assert_eq!(object.value()["metadata"]["labels"]["watched"], "yes");
                 assert_eq!(object.resource_version(), left.resource_version());
             }
             other => panic!("expected DELETED, got {other:?}"),
