@@ -11,6 +11,7 @@ pub mod auth;
 pub mod config;
 pub mod feature_gates;
 pub mod http;
+pub mod leader;
 pub mod metrics;
 pub mod options;
 pub mod registry;
@@ -89,11 +90,23 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
         "  export KUBECONFIG={}",
         config.standalone.kubeconfig.display()
     );
-    // The scheduler: an in-process client of the registry, next to the server.
-    let scheduler = config
-        .scheduler
-        .clone()
-        .map(|options| scheduler::Scheduler::start(state.registry.clone(), options));
+    // The scheduler: an in-process client of the registry, next to the server, run by the
+    // elected replica only.
+    let scheduler_stop = tokio_util::sync::CancellationToken::new();
+    let scheduler = match config.scheduler.clone() {
+        Some(options) => {
+            let election = election(&config).await?;
+            let (leading, _) = tokio::sync::watch::channel(false);
+            Some(tokio::spawn(leader::runner::run_scheduler_when_leading(
+                election,
+                state.registry.clone(),
+                options,
+                scheduler_stop.clone(),
+                leading,
+            )))
+        }
+        None => None,
+    };
     let router = http::router(state);
     let served = serve::serve(config.serving, router, async move {
         shutdown.await;
@@ -101,10 +114,29 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
         watches.cancel();
     })
     .await;
+    scheduler_stop.cancel();
     if let Some(scheduler) = scheduler {
-        scheduler.shutdown().await;
+        let _ = scheduler.await;
     }
     served
+}
+
+/// The scheduler's leader election: on etcd, replicas elect one; the embedded store is
+/// owned by this process alone, so it always leads.
+async fn election(config: &Config) -> Result<Arc<dyn leader::Election>> {
+    let identity = config.leader_election.identity.clone();
+    Ok(match &config.storage {
+        StorageConfig::Embedded { .. } => Arc::new(leader::always::AlwaysLeader::new(identity)),
+        StorageConfig::Etcd { servers, prefix } => {
+            let election_config = leader::etcd::EtcdElectionConfig::new(
+                servers.clone(),
+                prefix,
+                identity,
+                config.leader_election.lease,
+            );
+            Arc::new(leader::etcd::EtcdElection::connect(election_config).await?)
+        }
+    })
 }
 
 /// The storage `config` names, behind the watch cache (which serves reads and watches from

@@ -25,6 +25,7 @@ pub mod node_source;
 pub mod node_task;
 pub mod node_update;
 pub mod reconcile;
+pub mod repull;
 pub mod stale_tasks;
 pub mod status_write;
 pub mod targets;
