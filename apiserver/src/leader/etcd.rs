@@ -20,8 +20,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::Election;
 
-/// The key under the etcd prefix that names the scheduler's leader.
-pub const LEADER_KEY: &str = "/prepull-leader/scheduler";
+/// Appended to the etcd prefix for the key that names the scheduler's leader:
+/// `/registry-leader/scheduler` for prefix `/registry`. Outside `<prefix>/`, which holds only
+/// sealed objects that the storage (and its watch) read.
+pub const LEADER_KEY: &str = "-leader/scheduler";
 
 /// Why an [`EtcdElection`] could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -2,8 +2,10 @@
 //! tasks onto NodeImages, results flow back into job status, and every rule of
 //! ImagePullJob scheduling holds. Stand-in agents (see `support.rs`) answer the tasks.
 
+mod leader;
 mod list_jobs;
 mod scale;
+mod spec_changes;
 mod support;
 
 use futures::StreamExt;
