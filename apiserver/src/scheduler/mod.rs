@@ -15,6 +15,9 @@
 //!
 //! Nodes come from a [`node_source::NodeSource`]: in standalone mode the registered
 //! NodeImages.
+//!
+//! Only the elected replica runs it: [`crate::leader::runner`] starts a [`Scheduler`] when
+//! this replica becomes leader and shuts it down when leadership ends.
 
 pub mod cache;
 pub mod informer;
