@@ -3,17 +3,17 @@
 //! Campaign: while the key is absent, grant a lease of `ttl` and, in one transaction, create
 //! the key (value = identity) bound to that lease only if it does not exist
 //! (`create_revision == 0`). The winner renews the lease with keepalives every `ttl / 3`;
-//! losers poll every `retry` until the key is gone (the leader released it, or its lease
-//! expired because the process died). A leader that cannot renew for `2/3 ttl`, or finds the
+//! losers watch the key and campaign again the moment it is deleted (the leader released
+//! it, or its lease expired because the process died), and at least every `ttl` anyway. A leader that cannot renew for `2/3 ttl`, or finds the
 //! key gone or held by someone else, gives up before the server-side lease can expire, so two
 //! replicas never believe they lead at once. On stop the leader revokes its lease, which
-//! deletes the key: a waiting replica takes over within `retry`.
+//! deletes the key: a waiting replica takes over at once.
 
 use std::time::Duration;
 
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, LeaseKeepAliveStream, LeaseKeeper, PutOptions, Txn,
-    TxnOp,
+    Client, Compare, CompareOp, ConnectOptions, EventType, LeaseKeepAliveStream, LeaseKeeper,
+    PutOptions, Txn, TxnOp, WatchOptions,
 };
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -56,7 +56,7 @@ pub struct EtcdElectionConfig {
     pub identity: String,
     /// The lease's time to live: how long a dead leader keeps the key.
     pub ttl: Duration,
-    /// How often a waiting replica looks at the key.
+    /// Pause after a failed campaign round (etcd unreachable) before the next.
     pub retry: Duration,
     /// Deadline of every etcd call.
     pub request_timeout: Duration,
@@ -125,12 +125,14 @@ impl EtcdElection {
         &self.key
     }
 
-    /// One campaign round: the lease id when this replica now holds the key.
-    async fn try_acquire(&self) -> Result<Option<i64>, etcd_client::Error> {
+    /// One campaign round: the lease id when this replica now holds the key, else the
+    /// revision at which another holder was seen.
+    async fn try_acquire(&self) -> Result<Round, etcd_client::Error> {
         let mut client = self.client.clone();
         let held = client.get(self.key.as_str(), None).await?;
         if !held.kvs().is_empty() {
-            return Ok(None);
+            let revision = held.header().map_or(0, |h| h.revision());
+            return Ok(Round::Held { revision });
         }
         let ttl = i64::try_from(self.config.ttl.as_secs()).unwrap_or(i64::MAX);
         let lease = client.lease_grant(ttl, None).await?.id();
@@ -145,13 +147,52 @@ impl EtcdElection {
                 self.config.identity.as_str(),
                 Some(PutOptions::new().with_lease(lease)),
             )]);
-        if client.txn(txn).await?.succeeded() {
-            Ok(Some(lease))
+        let answer = client.txn(txn).await?;
+        if answer.succeeded() {
+            Ok(Round::Won { lease })
         } else {
             let _ = client.lease_revoke(lease).await;
-            Ok(None)
+            let revision = answer.header().map_or(0, |h| h.revision());
+            Ok(Round::Held { revision })
         }
     }
+
+    /// Returns once the key is deleted after `revision` (or the watch fails: the caller
+    /// campaigns again either way, within its own bound).
+    async fn released_after(&self, revision: i64) {
+        let mut client = self.client.clone();
+        let options = WatchOptions::new().with_start_revision(revision + 1);
+        let Ok(mut events) = client.watch(self.key.as_str(), Some(options)).await else {
+            tokio::time::sleep(self.config.retry).await;
+            return;
+        };
+        loop {
+            match events.message().await {
+                Ok(Some(answer)) if answer.canceled() => return,
+                Ok(Some(answer)) => {
+                    let deleted = answer
+                        .events()
+                        .iter()
+                        .any(|event| event.event_type() == EventType::Delete);
+                    if deleted {
+                        return;
+                    }
+                }
+                _ => {
+                    tokio::time::sleep(self.config.retry).await;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// What one campaign round found.
+enum Round {
+    /// This replica holds the key with this lease.
+    Won { lease: i64 },
+    /// Another replica held the key at this revision.
+    Held { revision: i64 },
 }
 
 #[async_trait::async_trait]
@@ -167,7 +208,7 @@ impl Election for EtcdElection {
             }
             let round = tokio::time::timeout(self.config.request_timeout, self.try_acquire());
             match round.await {
-                Ok(Ok(Some(lease))) => {
+                Ok(Ok(Round::Won { lease })) => {
                     tracing::info!(identity = %self.config.identity, key = %self.key, lease, "leader election: this replica leads");
                     let leading = CancellationToken::new();
                     let renewal = Renewal {
@@ -181,7 +222,16 @@ impl Election for EtcdElection {
                     tokio::spawn(renewal.run(leading.clone(), stop.clone()));
                     return Some(leading);
                 }
-                Ok(Ok(None)) => {}
+                Ok(Ok(Round::Held { revision })) => {
+                    // Campaign again as soon as the holder lets go; look again after a TTL
+                    // regardless.
+                    tokio::select! {
+                        () = stop.cancelled() => return None,
+                        () = self.released_after(revision) => {}
+                        () = tokio::time::sleep(self.config.ttl) => {}
+                    }
+                    continue;
+                }
                 Ok(Err(err)) => {
                     tracing::warn!(key = %self.key, error = %err, "leader election: campaign round failed");
                 }

@@ -106,7 +106,7 @@ pub async fn a_killed_leader_is_replaced_within_the_lease_and_every_job_complete
     let takeover = killed.elapsed();
     println!("    takeover {takeover:?} after the leader was killed (lease {LEASE_SECONDS} s)");
     ensure!(
-        takeover <= Duration::from_secs(LEASE_SECONDS + 2),
+        takeover <= Duration::from_secs(LEASE_SECONDS + 1),
         "took {takeover:?}"
     );
     wait_for(

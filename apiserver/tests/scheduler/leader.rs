@@ -46,7 +46,7 @@ async fn of_two_replicas_one_leads_and_the_other_takes_over_at_once_when_it_stop
         .expect("stopping ends the term");
     let leading_second = tokio::time::timeout(Duration::from_secs(3), waiting)
         .await
-        .expect("the second takes over within one retry, not a TTL")
+        .expect("the second takes over at once, not after a TTL")
         .unwrap()
         .expect("the second leads");
     assert!(!leading_second.is_cancelled());
