@@ -29,6 +29,17 @@ pub struct Config {
     pub scheduler: Option<SchedulerOptions>,
     /// `--feature-gates`, validated.
     pub feature_gates: FeatureGates,
+    /// Who runs the scheduler when replicas share a store.
+    pub leader_election: LeaderElectionConfig,
+}
+
+/// Leader election among replicas (etcd only; the embedded store has a single owner).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaderElectionConfig {
+    /// This replica's name.
+    pub identity: String,
+    /// The lease's time to live.
+    pub lease: Duration,
 }
 
 /// Where objects are kept.
@@ -113,6 +124,16 @@ impl Config {
                 prefix: options.etcd_prefix.clone(),
             }
         };
+        if options.leader_elect_lease_seconds < 2 {
+            bail!("--leader-elect-lease-seconds must be at least 2");
+        }
+        let leader_election = LeaderElectionConfig {
+            identity: options
+                .leader_elect_identity
+                .clone()
+                .unwrap_or_else(crate::leader::default_identity),
+            lease: Duration::from_secs(options.leader_elect_lease_seconds),
+        };
         Ok(Config {
             serving: ServingConfig {
                 addr,
@@ -130,6 +151,7 @@ impl Config {
             },
             feature_gates: FeatureGates::parse(&options.feature_gates)
                 .context("--feature-gates")?,
+            leader_election,
             scheduler: (!options.disable_scheduler).then(|| SchedulerOptions {
                 repull_period: Duration::from_secs(options.scheduler_repull_period_seconds),
                 ack_timeout: Duration::from_secs(options.scheduler_ack_timeout_seconds),

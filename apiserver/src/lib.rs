@@ -112,23 +112,42 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
         println!("  export KUBECONFIG={}", standalone.kubeconfig.display());
     }
     // Extra endpoints served next to the API (behind the same filters).
-    let extra_routes = axum::Router::new();
-    if let Some(cluster) = &cluster {
-        // ---- Main cluster (issue 6 items 2-4): plug `main_cluster` in here. ----
-        // `cluster.main_client` is a kube::Client for the main cluster (--kubeconfig or
-        // in-cluster). The integrator starts it and hands its parts on, e.g.:
-        //   let main = main_cluster::MainCluster::start(
-        //       cluster.main_client.clone(), state.registry.clone(), options);
-        //   extra_routes = extra_routes.merge(main.router());   // agent credentials etc.
-        //   scheduler: use main.node_source() and main.election() (Lease) instead of the
-        //   registered-NodeImage source below.
-        let _ = &cluster.main_client;
+    let mut extra_routes = axum::Router::new();
+    // Cluster mode: the main cluster's Nodes and Pods are the scheduler's inventory, its
+    // Secrets are handed to agents, Events are recorded there and a Lease elects the leader.
+    let main_cluster = cluster.as_ref().map(|cluster| {
+        main_cluster::MainCluster::start(
+            cluster.main_client.clone(),
+            state.registry.clone(),
+            main_cluster::MainClusterOptions {
+                identity: config.leader_election.identity.clone(),
+                ..main_cluster::MainClusterOptions::default()
+            },
+        )
+    });
+    if let Some(main) = &main_cluster {
+        extra_routes = extra_routes.merge(main.routes());
     }
-    // The scheduler: an in-process client of the registry, next to the server.
-    let scheduler = config
-        .scheduler
-        .clone()
-        .map(|options| scheduler::Scheduler::start(state.registry.clone(), options));
+    // The scheduler: an in-process client of the registry, next to the server, run by the
+    // elected replica only.
+    let scheduler_stop = CancellationToken::new();
+    let scheduler = match config.scheduler.clone() {
+        Some(options) => {
+            let (election, nodes) = match &main_cluster {
+                Some(main) => (main.election(), Some(main.node_source())),
+                None => (election(&config).await?, None),
+            };
+            let (leading, _) = tokio::sync::watch::channel(false);
+            Some(tokio::spawn(leader::runner::run_scheduler_when_leading(
+                election,
+                state.registry.clone(),
+                leader::runner::SchedulerSetup { options, nodes },
+                scheduler_stop.clone(),
+                leading,
+            )))
+        }
+        None => None,
+    };
     let router = http::router_with(state, extra_routes);
     let served = serve::serve(config.serving, router, async move {
         shutdown.await;
@@ -136,10 +155,14 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
         watches.cancel();
     })
     .await;
-    background.cancel();
+    scheduler_stop.cancel();
     if let Some(scheduler) = scheduler {
-        scheduler.shutdown().await;
+        let _ = scheduler.await;
     }
+    if let Some(main) = main_cluster {
+        main.shutdown().await;
+    }
+    background.cancel();
     served
 }
 
@@ -171,6 +194,24 @@ async fn start_cluster_mode(
     Ok(ClusterMode {
         main_client,
         delegation,
+    })
+}
+
+/// The scheduler's leader election: on etcd, replicas elect one; the embedded store is
+/// owned by this process alone, so it always leads.
+async fn election(config: &Config) -> Result<Arc<dyn leader::Election>> {
+    let identity = config.leader_election.identity.clone();
+    Ok(match &config.storage {
+        StorageConfig::Embedded { .. } => Arc::new(leader::always::AlwaysLeader::new(identity)),
+        StorageConfig::Etcd { servers, prefix } => {
+            let election_config = leader::etcd::EtcdElectionConfig::new(
+                servers.clone(),
+                prefix,
+                identity,
+                config.leader_election.lease,
+            );
+            Arc::new(leader::etcd::EtcdElection::connect(election_config).await?)
+        }
     })
 }
 

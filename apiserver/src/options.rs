@@ -70,6 +70,15 @@ pub struct Options {
     #[arg(long, env = "PREPULL_SCHEDULER_ACK_TIMEOUT_SECONDS", default_value_t = 10 * 60)]
     pub scheduler_ack_timeout_seconds: u64,
 
+    /// Seconds of the scheduler's leader lease (with --etcd-servers, replicas elect one
+    /// scheduler; when the leader dies another takes over within this time).
+    #[arg(long, env = "PREPULL_LEADER_ELECT_LEASE_SECONDS", default_value_t = 15)]
+    pub leader_elect_lease_seconds: u64,
+
+    /// This replica's name in leader election (default: host name and process id).
+    #[arg(long, env = "PREPULL_LEADER_ELECT_IDENTITY")]
+    pub leader_elect_identity: Option<String>,
+
     /// HTTP/2 concurrent streams per connection. kube-apiserver multiplexes every proxied
     /// request, watches included, over very few connections: keep this far above 200.
     #[arg(long, env = "PREPULL_HTTP2_MAX_STREAMS", default_value_t = 1000)]

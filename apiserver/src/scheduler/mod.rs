@@ -16,6 +16,9 @@
 //! Nodes come from a [`node_source::NodeSource`]: in standalone mode the registered
 //! NodeImages, in cluster mode the main cluster's Nodes and Pods
 //! ([`Scheduler::start_with_nodes`]).
+//!
+//! Only the elected replica runs it: [`crate::leader::runner`] starts a [`Scheduler`] when
+//! this replica becomes leader and shuts it down when leadership ends.
 
 pub mod cache;
 pub mod informer;
@@ -26,6 +29,7 @@ pub mod node_source;
 pub mod node_task;
 pub mod node_update;
 pub mod reconcile;
+pub mod repull;
 pub mod stale_tasks;
 pub mod status_write;
 pub mod targets;

@@ -179,6 +179,71 @@ pub fn add_task(node: &mut NodeImage, task: &Task, now: &Time) -> bool {
     true
 }
 
+/// Brings the tag entry of a running `task` up to date with its job's spec (a pull policy or
+/// image pull policy changed while the job runs). The only owner sets the policy; among
+/// several owners the most permissive wins, so a change never tightens another job's pull.
+/// The version stays: a pull in flight is not restarted. Returns whether anything changed.
+pub fn update_task(node: &mut NodeImage, task: &Task) -> bool {
+    let Some(entry) = node
+        .spec
+        .images
+        .get_mut(&task.image)
+        .and_then(|i| i.tags.iter_mut().find(|t| t.tag == task.tag))
+    else {
+        return false;
+    };
+    let Some((policy, image_pull_policy)) = updated_policies(entry, task) else {
+        return false;
+    };
+    entry.pull_policy = Some(policy);
+    entry.image_pull_policy = Some(image_pull_policy);
+    true
+}
+
+/// Whether [`update_task`] would change `node` (a read, for deciding to write).
+pub fn task_outdated(node: &NodeImage, task: &Task) -> bool {
+    node.spec
+        .images
+        .get(&task.image)
+        .and_then(|i| i.tags.iter().find(|t| t.tag == task.tag))
+        .is_some_and(|entry| updated_policies(entry, task).is_some())
+}
+
+/// The policies the tag `entry` owned by `task`'s job should have, when they differ from
+/// what it has.
+fn updated_policies(
+    entry: &ImageTagSpec,
+    task: &Task,
+) -> Option<(ImageTagPullPolicy, ImagePullPolicy)> {
+    if !entry
+        .owner_references
+        .iter()
+        .any(|owner| owner.uid == task.owner.uid)
+    {
+        return None;
+    }
+    let wanted = if entry.owner_references.len() == 1 {
+        (task.pull_policy.clone(), task.image_pull_policy.clone())
+    } else {
+        let current = entry.pull_policy.clone().unwrap_or_default();
+        let image_pull_policy = if task.image_pull_policy == ImagePullPolicy::Always {
+            ImagePullPolicy::Always
+        } else {
+            entry
+                .image_pull_policy
+                .clone()
+                .unwrap_or(ImagePullPolicy::IfNotPresent)
+        };
+        (
+            most_permissive(&current, &task.pull_policy),
+            image_pull_policy,
+        )
+    };
+    let unchanged = entry.pull_policy.as_ref() == Some(&wanted.0)
+        && entry.image_pull_policy.as_ref() == Some(&wanted.1);
+    (!unchanged).then_some(wanted)
+}
+
 /// Removes the job `key` from every tag of `node` it owns, except as the owner with uid
 /// `keep_uid` (the live job of that name, if any). Returns whether anything changed.
 pub fn remove_owner(node: &mut NodeImage, key: &JobKey, keep_uid: Option<&str>) -> bool {
@@ -321,6 +386,25 @@ mod tests {
             task_state(&node, "nginx", "1.27", "c"),
             TaskState::Unassigned
         );
+    }
+
+    #[test]
+    fn a_changed_pull_policy_reaches_a_running_tag_without_restarting_it() {
+        let mut node = NodeImage::default();
+        let now = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+        add_task(&mut node, &task("a", 60, None), &now);
+        let mut changed = task("a", 300, None);
+        changed.image_pull_policy = ImagePullPolicy::Always;
+        assert!(update_task(&mut node, &changed));
+        assert!(!update_task(&mut node, &changed));
+        let tag = &node.spec.images["nginx"].tags[0];
+        assert_eq!(tag.pull_policy.as_ref().unwrap().timeout_seconds, Some(300));
+        assert_eq!(tag.image_pull_policy, Some(ImagePullPolicy::Always));
+        assert_eq!(tag.version, 1);
+        // With a second owner, lowering the timeout does not tighten the other job's pull.
+        add_task(&mut node, &task("b", 60, None), &now);
+        assert!(!update_task(&mut node, &task("a", 30, None)));
+        assert!(!update_task(&mut node, &task("c", 30, None)));
     }
 
     #[test]

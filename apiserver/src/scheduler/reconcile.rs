@@ -18,6 +18,7 @@ use super::cache::JobKey;
 use super::job_status::{self, Ending, Progress};
 use super::node_task::{self, TaskState, task_for};
 use super::node_update::update_node;
+use super::repull::repull_due;
 use super::stale_tasks::{self, Verdict};
 use super::status_write::patch_status;
 use super::targets::resolve_targets;
@@ -159,14 +160,15 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
             }
             recheck = earliest(recheck, repull.recheck);
         }
+        let task = task_for(
+            job,
+            image.clone(),
+            tag.clone(),
+            ctx.options.tag_ttl_grace_seconds,
+        );
+        update_running_tasks(ctx, &running, &task).await?;
         let free = parallelism(job).saturating_sub(progress.active);
         if free > 0 && !unassigned.is_empty() {
-            let task = task_for(
-                job,
-                image.clone(),
-                tag.clone(),
-                ctx.options.tag_ttl_grace_seconds,
-            );
             for name in unassigned.iter().take(free) {
                 let added = update_node(ctx, name, Subresource::Main, |node| {
                     node_task::add_task(node, &task, &now_time)
@@ -203,8 +205,30 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
     Ok(())
 }
 
+/// Pushes a pull policy changed on the running job into its unfinished tags. Reads the
+/// cache first so an unchanged tag costs no write.
+async fn update_running_tasks(
+    ctx: &Context,
+    running: &[String],
+    task: &node_task::Task,
+) -> Result<(), ApiError> {
+    for name in running {
+        let stale = ctx
+            .cache()
+            .node(name)
+            .is_some_and(|cached| node_task::task_outdated(&cached.object, task));
+        if stale {
+            update_node(ctx, name, Subresource::Main, |node| {
+                node_task::update_task(node, task)
+            })
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 /// The earlier of two optional delays.
-fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+pub(super) fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -277,60 +301,6 @@ async fn fail_stale_tasks(
     Ok(stale)
 }
 
-/// Finished tasks of a Never job whose re-pull period has passed, started again.
-struct Repull {
-    restarted: usize,
-    restarted_succeeded: usize,
-    restarted_failed: Vec<String>,
-    recheck: Option<Duration>,
-}
-
-async fn repull_due(
-    ctx: &Context,
-    finished: &[String],
-    image: &str,
-    tag: &str,
-    uid: &str,
-    now: Timestamp,
-) -> Result<Repull, ApiError> {
-    let mut repull = Repull {
-        restarted: 0,
-        restarted_succeeded: 0,
-        restarted_failed: Vec::new(),
-        recheck: None,
-    };
-    let period = SignedDuration::try_from(ctx.options.repull_period).unwrap_or(SignedDuration::MAX);
-    for name in finished {
-        let Some(node) = ctx.cache().node(name).map(|c| c.object) else {
-            continue;
-        };
-        let state = node_task::task_state(&node, image, tag, uid);
-        let Some(done_at) = node_task::finished_at(&node, image, tag) else {
-            continue;
-        };
-        let due = done_at + period;
-        if now < due {
-            repull.recheck = earliest(repull.recheck, Some(until(now, due)));
-            continue;
-        }
-        let Some(version) = stale_tasks::spec_version(&node, image, tag) else {
-            continue;
-        };
-        let written = update_node(ctx, name, Subresource::Main, |node| {
-            node_task::bump_version(node, image, tag, version)
-        })
-        .await?;
-        if written.is_some() {
-            repull.restarted += 1;
-            match state {
-                TaskState::Succeeded => repull.restarted_succeeded += 1,
-                _ => repull.restarted_failed.push(name.clone()),
-            }
-        }
-    }
-    Ok(repull)
-}
-
 /// A finished job: deleted once its `ttlSecondsAfterFinished` has passed, else queued for then.
 async fn expire(
     ctx: &Context,
@@ -395,7 +365,7 @@ fn schedule_ttl(
     }
 }
 
-fn until(now: Timestamp, then: Timestamp) -> Duration {
+pub(super) fn until(now: Timestamp, then: Timestamp) -> Duration {
     // A little past the instant, so the pass that runs then sees it has passed.
     Duration::try_from(then.duration_since(now)).unwrap_or_default() + Duration::from_millis(10)
 }

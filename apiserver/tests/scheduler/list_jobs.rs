@@ -71,14 +71,41 @@ async fn an_image_list_pull_job_runs_one_child_per_image_and_follows_its_spec() 
         (2, 2, 2)
     );
 
-    // An image removed from the list loses its child; a template change replaces the rest.
+    // The completed list's spec is frozen.
     let store = world.registry.store(Kind::ImageListPullJob);
     let patch = json!({"spec": {"images": ["app:2"], "parallelism": 2}});
-    store
+    let merge = Patch::Merge(serde_json::to_vec(&patch).unwrap().into());
+    let refused = store
         .patch(
             Some("default"),
             "list",
-            &Patch::Merge(serde_json::to_vec(&patch).unwrap().into()),
+            &merge,
+            ApiVersion::V1alpha1,
+            Subresource::Main,
+            &support::writer(),
+        )
+        .await
+        .expect_err("a completed list refuses spec changes");
+    assert_eq!(refused.code.as_u16(), 422);
+    store
+        .delete(Some("default"), "list", &DeleteParams::default())
+        .await
+        .unwrap();
+
+    // On a running list (paused), an image removed from the list loses its child and a
+    // template change replaces the rest.
+    world
+        .create_list_job(
+            "running",
+            json!({"images": ["app:1", "app:2"], "parallelism": 0}),
+        )
+        .await;
+    let children = children_become(&world, "running", &["app:1", "app:2"]).await;
+    store
+        .patch(
+            Some("default"),
+            "running",
+            &merge,
             ApiVersion::V1alpha1,
             Subresource::Main,
             &support::writer(),
@@ -90,7 +117,7 @@ async fn an_image_list_pull_job_runs_one_child_per_image_and_follows_its_spec() 
         .map(|c| c.metadata.name.clone().unwrap())
         .collect();
     let replaced = prepull_testbed::assert_eventually("the child is replaced", WAIT, || async {
-        let children = children_become(&world, "list", &["app:2"]).await;
+        let children = children_become(&world, "running", &["app:2"]).await;
         let name = children[0].metadata.name.clone().unwrap();
         if old.contains(&name) {
             Err(format!("still {name}"))
@@ -105,7 +132,7 @@ async fn an_image_list_pull_job_runs_one_child_per_image_and_follows_its_spec() 
     );
 
     store
-        .delete(Some("default"), "list", &DeleteParams::default())
+        .delete(Some("default"), "running", &DeleteParams::default())
         .await
         .unwrap();
     prepull_testbed::assert_eventually("the children go with the list", WAIT, || async {

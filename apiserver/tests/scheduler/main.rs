@@ -2,8 +2,10 @@
 //! tasks onto NodeImages, results flow back into job status, and every rule of
 //! ImagePullJob scheduling holds. Stand-in agents (see `support.rs`) answer the tasks.
 
+mod leader;
 mod list_jobs;
 mod scale;
+mod spec_changes;
 mod support;
 
 use futures::StreamExt;
@@ -336,7 +338,8 @@ async fn ttl_seconds_after_finished_deletes_the_job() {
     world
         .create_job(
             "short-lived",
-            json!({"image": "app:1", "completionPolicy": {"ttlSecondsAfterFinished": 1}}),
+            // Long enough for the test to see the job finished before it goes.
+            json!({"image": "app:1", "completionPolicy": {"ttlSecondsAfterFinished": 3}}),
         )
         .await;
     world.finished_job("short-lived").await;

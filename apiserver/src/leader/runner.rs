@@ -1,0 +1,67 @@
+//! The loop that ties an [`Election`] to the scheduler: campaign, run the scheduler while
+//! leading, shut it down when leadership ends, campaign again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::Election;
+use crate::registry::Registry;
+use crate::scheduler::node_source::NodeSource;
+use crate::scheduler::{Scheduler, SchedulerOptions};
+
+/// How long a stopping replica waits for its election to release the lease (so another
+/// replica can take over at once) before exiting anyway.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the scheduler runs with each time this replica leads.
+#[derive(Clone, Debug)]
+pub struct SchedulerSetup {
+    pub options: SchedulerOptions,
+    /// The node inventory; `None`: the registered NodeImages (standalone mode).
+    pub nodes: Option<Arc<dyn NodeSource>>,
+}
+
+/// Runs the scheduler over `registry` whenever this replica leads, until `stop` is cancelled.
+///
+/// `leading` follows the state (true while this replica's scheduler runs); it is the state
+/// readiness does not depend on: every replica serves the API whether it leads or not.
+/// On loss the scheduler is shut down (its workers stop before another replica can lead,
+/// see [`super`]) and the replica campaigns again. On stop the scheduler stops first, then
+/// the election releases the lease.
+pub async fn run_scheduler_when_leading(
+    election: Arc<dyn Election>,
+    registry: Arc<Registry>,
+    setup: SchedulerSetup,
+    stop: CancellationToken,
+    leading: watch::Sender<bool>,
+) {
+    let identity = election.identity().to_owned();
+    loop {
+        let Some(term) = election.acquire(&stop).await else {
+            return;
+        };
+        tracing::info!(%identity, "leader election: became leader; starting the scheduler");
+        leading.send_replace(true);
+        let scheduler = match &setup.nodes {
+            Some(nodes) => {
+                Scheduler::start_with_nodes(registry.clone(), setup.options.clone(), nodes.clone())
+            }
+            None => Scheduler::start(registry.clone(), setup.options.clone()),
+        };
+        tokio::select! {
+            () = term.cancelled() => {}
+            () = stop.cancelled() => {}
+        }
+        scheduler.shutdown().await;
+        leading.send_replace(false);
+        if stop.is_cancelled() {
+            let _ = tokio::time::timeout(RELEASE_TIMEOUT, term.cancelled()).await;
+            tracing::info!(%identity, "leader election: stopped; the scheduler is down");
+            return;
+        }
+        tracing::warn!(%identity, "leader election: lost leadership; the scheduler is down, campaigning again");
+    }
+}

@@ -1,0 +1,112 @@
+//! Never jobs pull again on every target node about once per re-pull period: a finished
+//! task whose period has passed (plus a per-task jitter, so nodes finishing together do not
+//! all pull again in the same second) gets a new version, which the agent pulls. OpenKruise:
+//! 24 h +- 10 min.
+
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use tokio::time::Duration;
+
+use super::Context;
+use super::node_task::{self, TaskState};
+use super::node_update::update_node;
+use super::reconcile::{earliest, until};
+use super::stale_tasks;
+use crate::http::status::ApiError;
+use crate::registry::Subresource;
+
+/// The jitter's bound as a fraction of the period: 10 minutes of 24 hours.
+const JITTER_DIVISOR: i64 = 144;
+
+/// Finished tasks of a Never job whose re-pull period has passed, started again.
+pub(super) struct Repull {
+    pub restarted: usize,
+    pub restarted_succeeded: usize,
+    pub restarted_failed: Vec<String>,
+    pub recheck: Option<Duration>,
+}
+
+pub(super) async fn repull_due(
+    ctx: &Context,
+    finished: &[String],
+    image: &str,
+    tag: &str,
+    uid: &str,
+    now: Timestamp,
+) -> Result<Repull, ApiError> {
+    let mut repull = Repull {
+        restarted: 0,
+        restarted_succeeded: 0,
+        restarted_failed: Vec::new(),
+        recheck: None,
+    };
+    let period = SignedDuration::try_from(ctx.options.repull_period).unwrap_or(SignedDuration::MAX);
+    for name in finished {
+        let Some(node) = ctx.cache().node(name).map(|c| c.object) else {
+            continue;
+        };
+        let state = node_task::task_state(&node, image, tag, uid);
+        let Some(done_at) = node_task::finished_at(&node, image, tag) else {
+            continue;
+        };
+        let due = done_at + period + jitter(period, name, image, tag);
+        if now < due {
+            repull.recheck = earliest(repull.recheck, Some(until(now, due)));
+            continue;
+        }
+        let Some(version) = stale_tasks::spec_version(&node, image, tag) else {
+            continue;
+        };
+        let written = update_node(ctx, name, Subresource::Main, |node| {
+            node_task::bump_version(node, image, tag, version)
+        })
+        .await?;
+        if written.is_some() {
+            repull.restarted += 1;
+            match state {
+                TaskState::Succeeded => repull.restarted_succeeded += 1,
+                _ => repull.restarted_failed.push(name.clone()),
+            }
+        }
+    }
+    Ok(repull)
+}
+
+/// A stable offset in `[-period/144, +period/144]` for one node's task: the same on every
+/// pass (so rechecks agree), different across nodes and images.
+fn jitter(period: SignedDuration, node: &str, image: &str, tag: &str) -> SignedDuration {
+    use std::hash::{Hash, Hasher};
+    let bound = period.as_millis() / i128::from(JITTER_DIVISOR);
+    let Ok(bound) = i64::try_from(bound) else {
+        return SignedDuration::ZERO;
+    };
+    if bound == 0 {
+        return SignedDuration::ZERO;
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (node, image, tag).hash(&mut hasher);
+    let span = u64::try_from(2 * bound + 1).unwrap_or(u64::MAX);
+    let offset = i64::try_from(hasher.finish() % span).unwrap_or(0) - bound;
+    SignedDuration::from_millis(offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repull_jitter_stays_within_ten_minutes_a_day_and_differs_between_nodes() {
+        let day = SignedDuration::from_hours(24);
+        let offsets: Vec<SignedDuration> = (0..50)
+            .map(|n| jitter(day, &format!("node-{n}"), "nginx", "1.27"))
+            .collect();
+        for offset in &offsets {
+            assert!(offset.abs() <= SignedDuration::from_mins(10), "{offset:?}");
+        }
+        assert_eq!(offsets[0], jitter(day, "node-0", "nginx", "1.27"));
+        assert!(offsets.iter().any(|o| *o != offsets[0]));
+        assert_eq!(
+            jitter(SignedDuration::from_millis(100), "n", "i", "t"),
+            SignedDuration::ZERO
+        );
+    }
+}
