@@ -164,7 +164,7 @@ impl WatchEncoder {
                 }
                 Shape::PartialObjectMetadata(version)
                 | Shape::PartialObjectMetadataList(version) => encode(
-                    &table::partial_object_metadata(&object.value(), version),
+                    &table::partial_object_metadata(object.value(), version),
                     Format::Json,
                 )?,
             };

@@ -93,7 +93,7 @@ impl ResourceStore {
             let read_at = *revision.get_or_insert(page.revision);
             for (index, kv) in page.items.iter().enumerate() {
                 let object = Object::from_stored(&kv.value, &kv.key, kv.mod_revision)?;
-                if !selectors.matches(&object.value()) {
+                if !selectors.matches(object.value()) {
                     continue;
                 }
                 items.push(object);

@@ -99,14 +99,14 @@ impl ResourceStore {
             };
             let admitted = self
                 .admission
-                .admit_update(&request, &stored.value(), subresource)?;
+                .admit_update(&request, stored.value(), subresource)?;
             let written = |object| Written {
                 object,
                 created: false,
                 warnings: admitted.warnings.clone(),
             };
             let mut new = admitted.object;
-            if finalizers_done(&new, &stored.value()) {
+            if finalizers_done(&new, stored.value()) {
                 if !params.dry_run {
                     match self
                         .source

@@ -128,7 +128,7 @@ impl ResourceStore {
                 .map_err(|e| self.storage_error(e, ""))?;
             for kv in &page.items {
                 let object = Object::from_stored(&kv.value, &kv.key, kv.mod_revision)?;
-                if selectors.matches(&object.value()) {
+                if selectors.matches(object.value()) {
                     objects.push(object);
                 }
             }
@@ -202,7 +202,7 @@ impl WatchState {
             return Ok(None);
         }
         let object = Object::from_stored(&event.kv.value, &event.kv.key, event.kv.mod_revision)?;
-        let matches = self.selectors.matches(&object.value());
+        let matches = self.selectors.matches(object.value());
         let event_type = match event.event_type {
             EventType::Created if matches => WatchEventType::Added,
             EventType::Deleted if matches => WatchEventType::Deleted,
@@ -218,7 +218,7 @@ impl WatchState {
                 };
                 let matched_before = before
                     .as_ref()
-                    .map_or(matches, |before| self.selectors.matches(&before.value()));
+                    .map_or(matches, |before| self.selectors.matches(before.value()));
                 match (matched_before, matches, before) {
                     (true, true, _) => WatchEventType::Modified,
                     (false, true, _) => WatchEventType::Added,

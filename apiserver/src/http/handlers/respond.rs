@@ -55,7 +55,7 @@ impl Presenter {
             )
             .and_then(|t| encode(&t, format)),
             (Shape::PartialObjectMetadata(version), format) => encode(
-                &table::partial_object_metadata(&object.value(), version),
+                &table::partial_object_metadata(object.value(), version),
                 format,
             ),
             (Shape::PartialObjectMetadataList(_), _) => Err(ApiError::not_acceptable_because(
@@ -95,7 +95,7 @@ impl Presenter {
                 let items: Vec<Value> = list
                     .items
                     .iter()
-                    .map(|o| table::partial_object_metadata(&o.value(), version))
+                    .map(|o| table::partial_object_metadata(o.value(), version))
                     .collect();
                 encode(
                     &list_value(

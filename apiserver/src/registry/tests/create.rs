@@ -8,7 +8,7 @@ async fn a_created_job_gets_server_fields_defaults_and_an_empty_status() {
     for fx in Fixture::both().await {
         println!("reads {}", fx.reads());
         let created = fx.create_job("pull").await;
-        let job = &*created.value();
+        let job = created.value();
         assert_eq!(job["metadata"]["namespace"], "default");
         assert_eq!(job["metadata"]["generation"], 1);
         assert_eq!(job["metadata"]["creationTimestamp"], "2026-01-02T03:04:05Z");

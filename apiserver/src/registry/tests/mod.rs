@@ -160,7 +160,7 @@ pub(super) fn code<T: std::fmt::Debug>(result: Result<T, ApiError>) -> u16 {
 
 /// The written object's value.
 pub(super) fn value(written: &Written) -> &Value {
-    &written.object.value()
+    written.object.value()
 }
 
 fn open_store() -> (TempDir, Arc<EmbeddedStore>) {
