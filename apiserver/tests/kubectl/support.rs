@@ -93,6 +93,9 @@ impl TestServer {
             "127.0.0.1".into(),
             "--shutdown-timeout-seconds".into(),
             "5".into(),
+            // These tests exercise the REST API. With no nodes, the scheduler would complete
+            // every job at once, and a completed job's spec is frozen.
+            "--disable-scheduler".into(),
         ];
         if let Backend::Etcd(etcd) = &self.backend {
             args.push("--etcd-servers".into());
