@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::support::{Env, apply};
+use crate::support::{Env, apply, ok};
 
 /// How long the scheduler may take to count the new node.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A Never job whose selector matches no node shows `desired 0`; a matching NodeImage appears
-/// and the running watch prints `desired 1`.
+/// A Never job whose selector matches no node shows `desired 0`; a matching Node becomes Ready
+/// (so it gets its NodeImage) and the running watch prints `desired 1`.
 pub async fn a_watch_through_kube_apiserver_streams_status_changes(env: &Env) {
     let _ = env.admin.run(&["create", "namespace", "team-w"]).await;
     apply(
@@ -52,10 +52,25 @@ pub async fn a_watch_through_kube_apiserver_streams_status_changes(env: &Env) {
         "the job counts no node yet: {first}"
     );
 
+    // A matching Node of the main cluster, Ready for long enough: it gets its NodeImage and
+    // the scheduler counts it.
     apply(
         env,
-        r#"{"apiVersion": "apps.kruise.io/v1alpha1", "kind": "NodeImage",
+        r#"{"apiVersion": "v1", "kind": "Node",
             "metadata": {"name": "watch-node", "labels": {"prepull-test": "watch"}}}"#,
+    )
+    .await;
+    ok(
+        &env.admin,
+        &[
+            "patch",
+            "node",
+            "watch-node",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"conditions":[{"type":"Ready","status":"True","reason":"KubeletReady","lastHeartbeatTime":"2026-01-01T00:00:00Z","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}"#,
+        ],
     )
     .await;
     let mut seen = vec![first];
