@@ -22,8 +22,8 @@ use clap::{Parser, ValueEnum};
 use serde_json::{Value, json};
 
 use scenario::watch::WatchLoad;
-use scenario::{memory, reads, watch, writes};
-use system::{CrdPath, Endpoint, Prepull, System};
+use scenario::{hop, memory, reads, watch, writes};
+use system::{Aggregated, CrdPath, Endpoint, Prepull, System};
 
 /// Side-by-side benchmark: Prepull versus kube-apiserver with CRDs, same machine, same run.
 #[derive(Debug, Parser)]
@@ -54,6 +54,9 @@ struct Options {
     /// Prepull keeps its objects in its embedded store instead of etcd (the local default).
     #[arg(long)]
     prepull_embedded: bool,
+    /// Leave out S5 (Prepull directly versus through kube-apiserver's aggregation layer).
+    #[arg(long)]
+    skip_hop: bool,
     /// Measure only one system (for trying things out; the report needs both).
     #[arg(long, value_enum)]
     only: Option<Which>,
@@ -98,6 +101,21 @@ async fn run(options: Options) -> Result<()> {
             measure(system.endpoint(), &options).await?,
         );
     }
+    let mut aggregation = Value::Null;
+    if options.only.is_none() && !options.skip_hop {
+        let binary = options
+            .prepull_apiserver
+            .clone()
+            .unwrap_or_else(system::default_prepull_binary);
+        eprintln!("S5: prepull behind kube-apiserver's aggregation layer: starting");
+        let system = Aggregated::start(&binary).await?;
+        aggregation = hop::run(
+            &system.direct,
+            &system.through_kube,
+            Duration::from_secs(options.write_seconds),
+        )
+        .await?;
+    }
     let results = json!({
         "benchmark": "prepull versus kube-apiserver with CRDs",
         "date": jiff::Timestamp::now().strftime("%Y-%m-%d").to_string(),
@@ -120,6 +138,7 @@ async fn run(options: Options) -> Result<()> {
             },
         },
         "systems": systems,
+        "aggregation_hop": aggregation,
     });
     report::write(&results, &options.out)
 }

@@ -1,6 +1,7 @@
 //! The scenarios, each a function from a running system to its figures (JSON). Every
 //! scenario runs the same requests against both systems.
 
+pub mod hop;
 pub mod memory;
 pub mod reads;
 pub mod watch;

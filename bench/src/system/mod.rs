@@ -1,6 +1,7 @@
 //! The two systems under test, each on its own etcd: kube-apiserver serving the kinds as
 //! CRDs (the path OpenKruise users take) and Prepull's API server.
 
+mod aggregated;
 mod crd_path;
 mod prepull;
 
@@ -13,6 +14,7 @@ use prepull_testbed::Etcd;
 
 use crate::h2::Connection;
 
+pub use aggregated::Aggregated;
 pub use crd_path::CrdPath;
 pub use prepull::Prepull;
 
