@@ -9,9 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use prepull_testbed::{
-    AggregatedApi, Etcd, KubeApiserver, free_loopback_port, tls_client_config,
-};
+use prepull_testbed::{AggregatedApi, Etcd, KubeApiserver, free_loopback_port, tls_client_config};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use tempfile::TempDir;
@@ -64,7 +62,12 @@ impl Aggregated {
         let port = free_loopback_port()?;
         let path = |p: &Path| p.display().to_string();
         let child = Command::new(binary)
-            .args(["--secure-port", &port.to_string(), "--bind-address", "127.0.0.1"])
+            .args([
+                "--secure-port",
+                &port.to_string(),
+                "--bind-address",
+                "127.0.0.1",
+            ])
             .args(["--tls-cert-file", &path(&certs.join("tls.crt"))])
             .args(["--tls-private-key-file", &path(&certs.join("tls.key"))])
             .args(["--kubeconfig", &path(apiserver.kubeconfig())])
@@ -88,7 +91,10 @@ impl Aggregated {
             service: SERVICE.into(),
             namespace: NAMESPACE.into(),
             group: prepull_api::GROUP.into(),
-            versions: prepull_api::VERSIONS.iter().map(|v| v.to_string()).collect(),
+            versions: prepull_api::VERSIONS
+                .iter()
+                .map(|v| v.to_string())
+                .collect(),
             port,
             ca_pem,
         };
