@@ -46,29 +46,32 @@ pub async fn fill(endpoint: &Endpoint, n: usize, size: usize) -> Result<Duration
     Ok(elapsed)
 }
 
-/// Deletes every NodeImage (one deletecollection) and waits until none is listed.
+/// Deletes every NodeImage and waits until none is listed.
 pub async fn delete_all(endpoint: &Endpoint) -> Result<()> {
-    let connection = &endpoint.connect(1).await?[0];
-    connection
-        .ok("DELETE", &node_images_path(), None, Bytes::new())
-        .await?;
-    for _ in 0..600 {
-        let page: Value = serde_json::from_slice(
-            &connection
-                .ok(
-                    "GET",
-                    &format!("{}?limit=1", node_images_path()),
-                    None,
-                    Bytes::new(),
-                )
-                .await?,
-        )?;
-        if page["items"].as_array().is_some_and(Vec::is_empty) {
-            return Ok(());
+    delete_collection(endpoint, &node_images_path()).await
+}
+
+/// Deletes every object under `path` with deletecollection, asked again (on a fresh
+/// connection) while objects remain: a server may end one big deletecollection at its request
+/// timeout, or close a connection that sat idle, before all are gone.
+pub async fn delete_collection(endpoint: &Endpoint, path: &str) -> Result<()> {
+    for _ in 0..60 {
+        let connection = &endpoint.connect(1).await?[0];
+        // Errors (a timeout, a closed stream) are answered by asking again below.
+        let _ = connection.call("DELETE", path, None, Bytes::new()).await;
+        for _ in 0..20 {
+            let page: Value = serde_json::from_slice(
+                &connection
+                    .ok("GET", &format!("{path}?limit=1"), None, Bytes::new())
+                    .await?,
+            )?;
+            if page["items"].as_array().is_some_and(Vec::is_empty) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    anyhow::bail!("NodeImages were still listed 5 minutes after deletecollection")
+    anyhow::bail!("{path} still listed objects after 60 rounds of deletecollection")
 }
 
 /// Lists every NodeImage `repetitions` times (one whole list at a time, as an informer's

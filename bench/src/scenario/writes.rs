@@ -118,9 +118,7 @@ pub async fn run(endpoint: &Endpoint, phase: Duration) -> Result<Value> {
         results["status_patch"][clients.to_string()] = summary(&samples, elapsed, meter)?;
     }
     // The other scenarios measure NodeImages alone.
-    warm_up
-        .ok("DELETE", &jobs_path(), None, Bytes::new())
-        .await?;
+    super::reads::delete_collection(endpoint, &jobs_path()).await?;
     Ok(results)
 }
 
