@@ -160,7 +160,12 @@ async fn measure(endpoint: &Endpoint, options: &Options) -> Result<Value> {
             reads::delete_all(endpoint).await?;
         }
         let fill = reads::fill(endpoint, options.objects, size).await?;
-        let list = reads::list(endpoint, options.objects, repetitions).await?;
+        // A server that cannot answer the list (kube-apiserver's 60 s request timeout on big
+        // lists) is a result, not the end of the run.
+        let list = match reads::list(endpoint, options.objects, repetitions).await {
+            Ok(list) => list,
+            Err(err) => json!({"error": format!("{err:#}")}),
+        };
         out["lists"]
             .as_array_mut()
             .expect("an array")

@@ -97,6 +97,16 @@ pub fn summary(results: &Value, latency_png: &str, memory_png: &str) -> String {
     let crd_lists = crd["lists"].as_array().cloned().unwrap_or_default();
     let our_lists = ours["lists"].as_array().cloned().unwrap_or_default();
     for (c, p) in crd_lists.iter().zip(&our_lists) {
+        for (system, list) in [("CRD", c), ("Prepull", p)] {
+            if let Some(error) = list["list"]["error"].as_str() {
+                let _ = writeln!(
+                    out,
+                    "| {} B | {system} failed: {} |",
+                    list["object_bytes"],
+                    error.chars().take(160).collect::<String>()
+                );
+            }
+        }
         let _ = writeln!(
             out,
             "| {} B | {} | {} | {} | {} | {} | {} | {} | {} / {} |",
