@@ -88,6 +88,7 @@ async fn run(options: Options) -> Result<()> {
         eprintln!("kube-apiserver + CRDs: starting");
         let system = CrdPath::start().await?;
         systems.insert("crd".into(), measure(system.endpoint(), &options).await?);
+        report::write_partial(&systems, &options.out)?;
     }
     if options.only != Some(Which::Crd) {
         let binary = options
@@ -100,6 +101,7 @@ async fn run(options: Options) -> Result<()> {
             "prepull".into(),
             measure(system.endpoint(), &options).await?,
         );
+        report::write_partial(&systems, &options.out)?;
     }
     let mut aggregation = Value::Null;
     if options.only.is_none() && !options.skip_hop {

@@ -37,6 +37,16 @@ pub fn write(results: &Value, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The systems measured so far, to `partial.json`: a run that dies later (a server out of
+/// memory) keeps what it measured.
+pub fn write_partial(systems: &serde_json::Map<String, Value>, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("partial.json");
+    std::fs::write(&path, serde_json::to_string_pretty(systems)? + "\n")?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
 /// Marginal resident memory per 10k objects of one system, KiB: the growth from `objects`
 /// to `large_objects` NodeImages, scaled to 10k.
 pub fn rss_per_10k_kib(system: &Value, setup: &Value) -> Option<f64> {
