@@ -7,7 +7,7 @@
 //! subresource. Both versions are served; v1alpha1 is stored.
 
 use prepull_api::columns::printer_columns;
-use prepull_api::schema::{OBJECT_META, RefStyle, components, definition_name};
+use prepull_api::schema::{OBJECT_META, RefStyle, components, definition_name, resolve};
 use prepull_api::{ApiVersion, GROUP, Kind};
 use serde_json::{Map, Value, json};
 
@@ -95,13 +95,15 @@ fn inline(schema: &Value, defs: &Map<String, Value>) -> Value {
     let Value::Object(object) = schema else {
         return schema.clone();
     };
-    let target = reference(object).map(|name| {
-        if name == OBJECT_META {
-            json!({"type": "object"})
-        } else {
-            inline(defs.get(name).expect("references resolve"), defs)
+    let object_meta = defs.get(OBJECT_META);
+    let target = match resolve(defs, schema) {
+        Some(resolved) if std::ptr::eq(resolved, schema) => None,
+        Some(resolved) if object_meta.is_some_and(|meta| std::ptr::eq(meta, resolved)) => {
+            Some(json!({"type": "object"}))
         }
-    });
+        Some(resolved) => Some(inline(resolved, defs)),
+        None => panic!("references resolve"),
+    };
     let mut out = match target {
         Some(Value::Object(resolved)) => resolved,
         _ => Map::new(),
@@ -144,15 +146,6 @@ fn require_list_map_keys(schema: &mut Map<String, Value>) {
             required.push(key);
         }
     }
-}
-
-/// The definition a `$ref` (or a one-element `allOf` around one) points to.
-fn reference(object: &Map<String, Value>) -> Option<&str> {
-    let reference = object.get("$ref").or_else(|| match object.get("allOf") {
-        Some(Value::Array(all)) if all.len() == 1 => all[0].get("$ref"),
-        _ => None,
-    })?;
-    reference.as_str()?.rsplit('/').next()
 }
 
 fn columns(kind: Kind) -> Vec<Value> {

@@ -27,7 +27,7 @@ struct Inner {
     /// The object as JSON.
     bytes: Bytes,
     /// `bytes` parsed, on first use.
-    value: OnceLock<Arc<Value>>,
+    value: OnceLock<Value>,
 }
 
 impl Object {
@@ -39,7 +39,7 @@ impl Object {
         let bytes = Bytes::from(serde_json::to_vec(&value).expect("JSON values serialize"));
         Object(Arc::new(Inner {
             bytes,
-            value: OnceLock::from(Arc::new(value)),
+            value: OnceLock::from(value),
         }))
     }
 
@@ -66,17 +66,12 @@ impl Object {
     /// The parsed object. Present it in the requested version with
     /// [`prepull_api::versions::present_value`] on a clone.
     pub fn value(&self) -> &Value {
-        self.shared_value()
-    }
-
-    /// [`Object::value`], shared.
-    pub fn shared_value(&self) -> &Arc<Value> {
         self.0.value.get_or_init(|| {
             // The bytes were checked to be one JSON object when they were read.
-            Arc::new(serde_json::from_slice(&self.0.bytes).unwrap_or_else(|err| {
+            serde_json::from_slice(&self.0.bytes).unwrap_or_else(|err| {
                 tracing::error!(%err, "an object read as valid JSON did not parse");
                 Value::Object(Default::default())
-            }))
+            })
         })
     }
 
