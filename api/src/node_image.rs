@@ -117,11 +117,13 @@ pub struct ImageSpec {
     pub sandbox_config: Option<SandboxConfig>,
 }
 
-/// A reference to a secret, `<namespace>/<name>`.
+/// A reference to a secret, `<namespace>/<name>`; both are required (they are the keys of
+/// the `pullSecrets` list).
 #[derive(
     Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("required" = ["namespace", "name"]))]
 pub struct ReferenceObject {
     /// Namespace of the secret.
     #[serde(default, skip_serializing_if = "String::is_empty")]

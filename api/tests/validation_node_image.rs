@@ -3,7 +3,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use prepull_api::field_error::FieldErrorType::{self, *};
-use prepull_api::node_image::{ImageSpec, ImageTagPullPolicy, ImageTagSpec};
+use prepull_api::node_image::{ImageSpec, ImageTagPullPolicy, ImageTagSpec, ReferenceObject};
 use prepull_api::validation::Validate;
 use prepull_api::validation::node_image::MAX_IMAGES;
 use prepull_api::{NodeImage, NodeImageSpec};
@@ -199,4 +199,39 @@ fn updates_apply_the_create_rules_to_the_new_spec() {
         .map(|e| e.field)
         .collect();
     assert_eq!(fields, vec!["spec.images[nginx].tags[1].tag"]);
+}
+
+#[test]
+fn pull_secrets_need_a_namespace_and_a_name_each_pair_once() {
+    let secret = |namespace: &str, name: &str| ReferenceObject {
+        namespace: namespace.into(),
+        name: name.into(),
+        ..ReferenceObject::default()
+    };
+    let mut node = node(&[("nginx", vec![tag("1")])]);
+    let image = node.spec.images.get_mut("nginx").unwrap();
+    image.pull_secrets = vec![secret("team-a", "regcred"), secret("team-b", "regcred")];
+    assert_eq!(errors(&node), vec![]);
+
+    let image = node.spec.images.get_mut("nginx").unwrap();
+    image.pull_secrets = vec![
+        secret("team-a", "regcred"),
+        secret("", "regcred"),
+        secret("team-a", ""),
+        secret("team-a", "regcred"),
+    ];
+    assert_eq!(
+        errors(&node),
+        vec![
+            (
+                "spec.images[nginx].pullSecrets[1].namespace".to_owned(),
+                Required
+            ),
+            (
+                "spec.images[nginx].pullSecrets[2].name".to_owned(),
+                Required
+            ),
+            ("spec.images[nginx].pullSecrets[3]".to_owned(), Duplicate),
+        ]
+    );
 }

@@ -3,14 +3,17 @@
 use super::{check_non_negative, check_positive};
 use crate::field_error::{FieldError, FieldPath};
 use crate::job_template::ImagePullPolicy;
-use crate::node_image::{ImagePullPhase, ImageSpec, NodeImage, NodeImageStatus, SyncStatusPhase};
+use crate::node_image::{
+    ImagePullPhase, ImageSpec, NodeImage, NodeImageStatus, ReferenceObject, SyncStatusPhase,
+};
 use crate::object_meta::{validate_object_meta, validate_object_meta_update};
 
 /// Most images one NodeImage may list.
 pub const MAX_IMAGES: usize = 256;
 
 /// Errors in a new NodeImage: metadata (cluster-scoped); at most [`MAX_IMAGES`] images;
-/// non-empty image names; per tag: non-empty and unique within its image, `createdAt`,
+/// non-empty image names; per pull secret a namespace and a name, each pair at most once (they
+/// are the keys of the list); per tag: non-empty and unique within its image, `createdAt`,
 /// `pullPolicy` and `pullPolicy.ttlSecondsAfterFinished` present (after defaulting),
 /// `version` >= 0, `timeoutSeconds` and `activeDeadlineSeconds` > 0, `backoffLimit` and
 /// `ttlSecondsAfterFinished` >= 0, `imagePullPolicy` Always or IfNotPresent.
@@ -61,6 +64,23 @@ fn validate_spec(node_image: &NodeImage) -> Vec<FieldError> {
 
 fn validate_image(image: &ImageSpec, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = Vec::new();
+    for (index, secret) in image.pull_secrets.iter().enumerate() {
+        let path = path.child("pullSecrets").index(index);
+        for (key, value) in [("namespace", &secret.namespace), ("name", &secret.name)] {
+            if value.is_empty() {
+                errors.push(FieldError::required(&path.child(key), ""));
+            }
+        }
+        let same = |earlier: &ReferenceObject| {
+            earlier.namespace == secret.namespace && earlier.name == secret.name
+        };
+        if image.pull_secrets[..index].iter().any(same) {
+            errors.push(FieldError::duplicate(
+                &path,
+                format!("{}/{}", secret.namespace, secret.name),
+            ));
+        }
+    }
     for (index, tag) in image.tags.iter().enumerate() {
         let path = path.child("tags").index(index);
         if tag.tag.is_empty() {

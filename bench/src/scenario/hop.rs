@@ -18,7 +18,7 @@ const CLIENTS: usize = 16;
 
 /// Fills `direct` with [`OBJECTS`] NodeImages, then measures both paths.
 pub async fn run(direct: &Endpoint, through_kube: &Endpoint, phase: Duration) -> Result<Value> {
-    reads::fill(direct, OBJECTS, 2_000).await?;
+    reads::fill(direct, 0..OBJECTS, 2_000).await?;
     let mut out = json!({"objects": OBJECTS, "clients": CLIENTS});
     for (key, endpoint) in [("direct", direct), ("through_kube", through_kube)] {
         eprintln!("  S5 {}", endpoint.name);

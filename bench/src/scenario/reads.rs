@@ -1,6 +1,7 @@
 //! S2 reads: whole lists of N NodeImages of a given size; and filling and emptying the
 //! NodeImage collection the other scenarios use.
 
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, ensure};
@@ -18,8 +19,9 @@ const FILL_CLIENTS: usize = 32;
 /// Fill has no time limit of its own beyond this.
 const FILL_LIMIT: Duration = Duration::from_secs(3600);
 
-/// Creates NodeImages `0..n` of about `size` bytes each.
-pub async fn fill(endpoint: &Endpoint, n: usize, size: usize) -> Result<Duration> {
+/// Creates NodeImages numbered `range` (names from [`node_image`]) of about `size` bytes each.
+pub async fn fill(endpoint: &Endpoint, range: Range<usize>, size: usize) -> Result<Duration> {
+    let (start, n) = (range.start, range.len());
     let connections = endpoint.connect(FILL_CLIENTS.min(8)).await?;
     let (samples, elapsed) = workers(
         &connections,
@@ -30,6 +32,7 @@ pub async fn fill(endpoint: &Endpoint, n: usize, size: usize) -> Result<Duration
             if i >= n {
                 return Ok(false);
             }
+            let i = start + i;
             connection
                 .ok(
                     "POST",
