@@ -137,7 +137,15 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
                 Some(main) => (main.election(), Some(main.node_source())),
                 None => (election(&config).await?, None),
             };
-            let (leading, _) = tokio::sync::watch::channel(false);
+            let (leading, mut follow) = tokio::sync::watch::channel(false);
+            let metrics = state.metrics.clone();
+            metrics.set_scheduler_leading(false);
+            // Ends when the runner drops its sender.
+            tokio::spawn(async move {
+                while follow.changed().await.is_ok() {
+                    metrics.set_scheduler_leading(*follow.borrow_and_update());
+                }
+            });
             Some(tokio::spawn(leader::runner::run_scheduler_when_leading(
                 election,
                 state.registry.clone(),

@@ -57,6 +57,13 @@ struct Options {
     /// Leave out S5 (Prepull directly versus through kube-apiserver's aggregation layer).
     #[arg(long)]
     skip_hop: bool,
+    /// Keep the systems already measured in `<out>/partial.json` (by an earlier run with the
+    /// same options that stopped later) and measure only the rest.
+    #[arg(long)]
+    resume: bool,
+    /// Measure S1 only (to profile the write path; the report then lacks the other figures).
+    #[arg(long)]
+    writes_only: bool,
     /// Measure only one system (for trying things out; the report needs both).
     #[arg(long, value_enum)]
     only: Option<Which>,
@@ -83,14 +90,18 @@ fn main() -> Result<()> {
 }
 
 async fn run(options: Options) -> Result<()> {
-    let mut systems = serde_json::Map::new();
-    if options.only != Some(Which::Prepull) {
+    let mut systems = if options.resume {
+        report::read_partial(&options.out)?
+    } else {
+        serde_json::Map::new()
+    };
+    if options.only != Some(Which::Prepull) && !systems.contains_key("crd") {
         eprintln!("kube-apiserver + CRDs: starting");
         let system = CrdPath::start().await?;
         systems.insert("crd".into(), measure(system.endpoint(), &options).await?);
         report::write_partial(&systems, &options.out)?;
     }
-    if options.only != Some(Which::Crd) {
+    if options.only != Some(Which::Crd) && !systems.contains_key("prepull") {
         let binary = options
             .prepull_apiserver
             .clone()
@@ -156,6 +167,9 @@ async fn measure(endpoint: &Endpoint, options: &Options) -> Result<Value> {
 
     eprintln!("{}: S1 writes", endpoint.name);
     out["writes"] = writes::run(endpoint, Duration::from_secs(options.write_seconds)).await?;
+    if options.writes_only {
+        return Ok(out);
+    }
 
     for (index, (size, repetitions)) in LIST_SIZES.into_iter().enumerate() {
         eprintln!(

@@ -238,5 +238,5 @@ async fn settled_allocation() -> usize {
 }
 
 fn utc_date() -> String {
-    chrono::Utc::now().format("%Y-%m-%d").to_string()
+    jiff::Timestamp::now().strftime("%Y-%m-%d").to_string()
 }

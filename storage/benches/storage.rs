@@ -138,7 +138,7 @@ async fn run() -> anyhow::Result<()> {
     }
 
     let report = Report {
-        date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        date: jiff::Timestamp::now().strftime("%Y-%m-%d").to_string(),
         etcd_version: etcd_version(),
         value_bytes: VALUE_BYTES,
         cell_seconds: CELL_TIME.as_secs_f64(),

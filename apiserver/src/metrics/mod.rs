@@ -7,6 +7,8 @@
 //! - `apiserver_longrunning_requests{...}` and `apiserver_registered_watchers{group,version,kind}`
 //!   (gauges of open watches)
 //! - `prepull_storage_request_duration_seconds{operation,backend}` (histogram)
+//! - `leader_election_master_status{name="prepull-scheduler"}` (1 while this replica runs the
+//!   scheduler, 0 otherwise; client-go's name, so leader-election alerts work unchanged)
 //!
 //! [`Metrics`] is the handle: [`Metrics::layer`] records every request passing through the
 //! router, [`MeteredStorage`] (or [`Metrics::observe_storage`]) records storage calls,
@@ -48,6 +50,12 @@ const STORAGE_BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// The `name` label of the scheduler's election in `leader_election_master_status`.
+pub const SCHEDULER_ELECTION: &str = "prepull-scheduler";
+
+/// Labels of `leader_election_master_status`.
+type ElectionLabels = Vec<(&'static str, &'static str)>;
+
 fn request_histogram() -> Histogram {
     Histogram::new(REQUEST_BUCKETS)
 }
@@ -69,6 +77,7 @@ struct Inner {
     longrunning: Family<RequestLabels, Gauge>,
     watchers: Family<WatcherLabels, Gauge>,
     storage: Family<StorageLabels, Histogram, fn() -> Histogram>,
+    leader: Family<ElectionLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -91,6 +100,7 @@ impl Metrics {
         let longrunning = Family::<RequestLabels, Gauge>::default();
         let watchers = Family::<WatcherLabels, Gauge>::default();
         let storage = Family::new_with_constructor(storage_histogram as fn() -> Histogram);
+        let leader = Family::<ElectionLabels, Gauge>::default();
         let mut registry = Registry::default();
         registry.register(
             "apiserver_request",
@@ -117,6 +127,11 @@ impl Metrics {
             "Storage call latency by operation and backend",
             storage.clone(),
         );
+        registry.register(
+            "leader_election_master_status",
+            "Whether this replica leads the named election (1) or not (0)",
+            leader.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -125,6 +140,7 @@ impl Metrics {
                 longrunning,
                 watchers,
                 storage,
+                leader,
             }),
         }
     }
@@ -166,6 +182,14 @@ impl Metrics {
         let output = call.await;
         self.observe_storage(operation, backend, start.elapsed());
         output
+    }
+
+    /// Records whether this replica runs the scheduler (leads its election).
+    pub fn set_scheduler_leading(&self, leading: bool) {
+        self.inner
+            .leader
+            .get_or_create(&vec![("name", SCHEDULER_ELECTION)])
+            .set(i64::from(leading));
     }
 
     /// Counts a watch as open until the returned guard is dropped, which then records it as a

@@ -242,3 +242,15 @@ async fn a_metered_store_records_each_call_by_operation() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_scheduler_leadership_is_a_gauge_named_as_client_go_names_it() {
+    let metrics = Metrics::new();
+    let app = app(&metrics, Body::empty());
+    let series = r#"leader_election_master_status{name="prepull-scheduler"}"#;
+    assert_eq!(sample(&scrape(&app).await, series), None);
+    metrics.set_scheduler_leading(true);
+    assert_eq!(sample(&scrape(&app).await, series), Some(1.0));
+    metrics.set_scheduler_leading(false);
+    assert_eq!(sample(&scrape(&app).await, series), Some(0.0));
+}

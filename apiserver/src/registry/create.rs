@@ -10,6 +10,7 @@ use super::generate_name::MAX_ATTEMPTS;
 use super::managed_fields::Recording;
 use super::object::Object;
 use super::params::{Body, WriteParams};
+use super::read_revision::ReadRevision;
 use super::store::ResourceStore;
 use super::write_pipeline::{BodyOrigin, WriteRequest};
 use crate::http::status::ApiError;
@@ -134,7 +135,7 @@ impl ResourceStore {
 
     /// AlreadyExists, saying so when the existing object is only waiting for finalizers.
     async fn already_exists(&self, namespace: Option<&str>, name: &str) -> ApiError {
-        let deleting = match self.read(namespace, name).await {
+        let deleting = match self.read(namespace, name, ReadRevision::Latest).await {
             Ok((_, existing)) => existing
                 .value()
                 .pointer("/metadata/deletionTimestamp")

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::errors;
 use super::object::{Object, clear_resource_version};
 use super::params::{DeleteParams, ListParams, Preconditions, PropagationPolicy};
+use super::read_revision::ReadRevision;
 use super::store::ResourceStore;
 use super::{Deleted, ObjectList};
 use crate::http::status::ApiError;
@@ -43,7 +44,7 @@ impl ResourceStore {
         let namespace = self.scope(namespace);
         let key = self.key(namespace, name);
         for _ in 0..MAX_ATTEMPTS {
-            let (kv, existing) = self.read(namespace, name).await?;
+            let (kv, existing) = self.read(namespace, name, ReadRevision::Latest).await?;
             self.check_preconditions(&existing, &params.preconditions)?;
             let mut marked = (*existing.value()).clone();
             if self.garbage_collection {

@@ -103,17 +103,17 @@ impl ResourceStore {
         }
     }
 
-    /// The latest stored state of one object, raw and parsed.
+    /// The stored state of one object, raw and parsed, as fresh as `rv` asks.
     pub(super) async fn read(
         &self,
         namespace: Option<&str>,
         name: &str,
+        rv: ReadRevision,
     ) -> Result<(KeyValue, Object), ApiError> {
         let key = self.key(namespace, name);
         let kv = self
             .source
-            .storage()
-            .get(&key)
+            .get(&key, rv)
             .await
             .map_err(|e| self.storage_error(e, name))?;
         let object = Object::from_stored(&kv.value, &key, kv.mod_revision)?;

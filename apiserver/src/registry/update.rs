@@ -10,6 +10,7 @@ use super::errors;
 use super::managed_fields::Recording;
 use super::object::{Object, clear_resource_version};
 use super::params::{Body, Subresource, WriteParams};
+use super::read_revision::ReadRevision;
 use super::store::ResourceStore;
 use super::write_pipeline::{BodyOrigin, WriteRequest};
 use crate::http::status::ApiError;
@@ -82,9 +83,27 @@ impl ResourceStore {
         let namespace = self.scope(namespace);
         let key = self.key(namespace, name);
         let manager = params.manager();
-        for _ in 0..MAX_ATTEMPTS {
-            let (kv, stored) = self.read(namespace, name).await?;
-            let body = next_body(&stored)?;
+        for attempt in 0..MAX_ATTEMPTS {
+            // The first attempt works on the watch cache's copy without asking the backend how
+            // far it is (kube-apiserver's GuaranteedUpdate does the same with its cached
+            // object): the compare-and-swap on the object's revision refuses a stale copy.
+            // What could only be concluded from that copy (an error, a write that changes
+            // nothing, a dry run) is concluded again from a consistent read.
+            let optimistic = attempt == 0 && !params.dry_run;
+            let read = if optimistic {
+                ReadRevision::Any
+            } else {
+                ReadRevision::Latest
+            };
+            let (kv, stored, body) = match self.read(namespace, name, read).await {
+                Ok((kv, stored)) => match next_body(&stored) {
+                    Ok(body) => (kv, stored, body),
+                    Err(_) if optimistic => continue,
+                    Err(err) => return Err(err),
+                },
+                Err(_) if optimistic => continue,
+                Err(err) => return Err(err),
+            };
             let now = self.clock.now_time();
             let request = WriteRequest {
                 body: &body,
@@ -97,9 +116,14 @@ impl ResourceStore {
                 now: &now,
                 recording: how.recording,
             };
-            let admitted = self
+            let admitted = match self
                 .admission
-                .admit_update(&request, stored.value(), subresource)?;
+                .admit_update(&request, stored.value(), subresource)
+            {
+                Ok(admitted) => admitted,
+                Err(_) if optimistic => continue,
+                Err(err) => return Err(err),
+            };
             let written = |object| Written {
                 object,
                 created: false,
@@ -122,6 +146,9 @@ impl ResourceStore {
                 return Ok(written(Object::new(new, None)));
             }
             if new == *stored.value() {
+                if optimistic {
+                    continue;
+                }
                 return Ok(written(stored));
             }
             if params.dry_run {

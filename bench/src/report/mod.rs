@@ -47,6 +47,18 @@ pub fn write_partial(systems: &serde_json::Map<String, Value>, dir: &Path) -> Re
     Ok(())
 }
 
+/// The systems a previous run kept in `partial.json` (none when there is no such file).
+pub fn read_partial(dir: &Path) -> Result<serde_json::Map<String, Value>> {
+    let path = dir.join("partial.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(serde_json::Map::new()),
+        Err(err) => Err(err).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
 /// Marginal resident memory per 10k objects of one system, KiB: the growth from `objects`
 /// to `large_objects` NodeImages, scaled to 10k.
 pub fn rss_per_10k_kib(system: &Value, setup: &Value) -> Option<f64> {

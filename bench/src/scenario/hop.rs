@@ -1,5 +1,7 @@
 //! S5 the aggregation hop: the same requests to Prepull directly and through kube-apiserver
 //! (which authenticates, authorizes, and proxies to Prepull over its own HTTP/2 connection).
+//! The objects read are ImagePullJobs: in cluster mode NodeImages follow the main cluster's
+//! Nodes, and one without a Node is deleted.
 
 use std::time::{Duration, Instant};
 
@@ -8,26 +10,31 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::{reads, workers};
-use crate::objects::{job, jobs_path, node_images_path, node_name};
+use crate::objects::{job, jobs_path};
 use crate::system::Endpoint;
 
-/// NodeImages the hop scenario reads.
+/// ImagePullJobs the hop scenario reads.
 pub const OBJECTS: usize = 1_000;
 /// Clients of the concurrent measurements.
 const CLIENTS: usize = 16;
 
-/// Fills `direct` with [`OBJECTS`] NodeImages, then measures both paths.
+/// Fills `direct` with [`OBJECTS`] ImagePullJobs, then measures both paths.
 pub async fn run(direct: &Endpoint, through_kube: &Endpoint, phase: Duration) -> Result<Value> {
-    reads::fill(direct, 0..OBJECTS, 2_000).await?;
-    let mut out = json!({"objects": OBJECTS, "clients": CLIENTS});
-    for (key, endpoint) in [("direct", direct), ("through_kube", through_kube)] {
-        eprintln!("  S5 {}", endpoint.name);
+    fill(direct).await?;
+    let mut out = json!({"objects": OBJECTS, "kind": "ImagePullJob", "clients": CLIENTS});
+    let paths = [("direct", direct), ("through_kube", through_kube)];
+    for (key, endpoint) in paths {
+        eprintln!("  S5 reads, {}", endpoint.name);
         out[key] = json!({
             "get_1_client": gets(endpoint, 1, phase).await?,
             "get_16_clients": gets(endpoint, CLIENTS, phase).await?,
-            "create_16_clients": creates(endpoint, key, phase).await?,
-            "list": reads::list(endpoint, OBJECTS, 10).await?,
+            "list": reads::list_kind(endpoint, &jobs_path(), "ImagePullJob", OBJECTS, 10).await?,
         });
+    }
+    // Creates last: the lists above count exactly the jobs read.
+    for (key, endpoint) in paths {
+        eprintln!("  S5 creates, {}", endpoint.name);
+        out[key]["create_16_clients"] = creates(endpoint, key, phase).await?;
     }
     Ok(out)
 }
@@ -39,11 +46,11 @@ async fn gets(endpoint: &Endpoint, clients: usize, phase: Duration) -> Result<Va
         clients,
         Instant::now() + phase,
         |connection, _, _| async move {
-            let name = node_name(fastrand::usize(..OBJECTS));
+            let name = read_name(fastrand::usize(..OBJECTS));
             connection
                 .ok(
                     "GET",
-                    &format!("{}/{name}", node_images_path()),
+                    &format!("{}/{name}", jobs_path()),
                     None,
                     Bytes::new(),
                 )
@@ -53,6 +60,43 @@ async fn gets(endpoint: &Endpoint, clients: usize, phase: Duration) -> Result<Va
     )
     .await?;
     Ok(samples.summary(elapsed))
+}
+
+/// The name of read job `i`.
+fn read_name(i: usize) -> String {
+    format!("hop-read-{i:04}")
+}
+
+/// Creates the jobs the reads ask for.
+async fn fill(endpoint: &Endpoint) -> Result<()> {
+    let connections = endpoint.connect(CLIENTS).await?;
+    let (samples, _) = workers(
+        &connections,
+        CLIENTS,
+        Instant::now() + Duration::from_secs(600),
+        |connection, worker, step| async move {
+            let i = step * CLIENTS + worker;
+            if i >= OBJECTS {
+                return Ok(false);
+            }
+            connection
+                .ok(
+                    "POST",
+                    &jobs_path(),
+                    Some("application/json"),
+                    Bytes::from(job(&read_name(i), 5, None).to_string()),
+                )
+                .await?;
+            Ok(true)
+        },
+    )
+    .await?;
+    anyhow::ensure!(
+        samples.len() == OBJECTS,
+        "created {} of {OBJECTS}",
+        samples.len()
+    );
+    Ok(())
 }
 
 async fn creates(endpoint: &Endpoint, run: &str, phase: Duration) -> Result<Value> {

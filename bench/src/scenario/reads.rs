@@ -80,19 +80,30 @@ pub async fn delete_collection(endpoint: &Endpoint, path: &str) -> Result<()> {
 /// Lists every NodeImage `repetitions` times (one whole list at a time, as an informer's
 /// relist does), checking that all `n` come back.
 pub async fn list(endpoint: &Endpoint, n: usize, repetitions: usize) -> Result<Value> {
+    list_kind(endpoint, &node_images_path(), "NodeImage", n, repetitions).await
+}
+
+/// Lists the collection at `path` (of objects of `kind`) `repetitions` times, checking that
+/// all `n` come back.
+pub async fn list_kind(
+    endpoint: &Endpoint,
+    path: &str,
+    kind: &str,
+    n: usize,
+    repetitions: usize,
+) -> Result<Value> {
     let connection = &endpoint.connect(1).await?[0];
+    let marker = format!("\"kind\":\"{kind}\"");
     let mut samples = Samples::default();
     let mut bytes = 0usize;
     let meter = CpuMeter::start(endpoint.pid)?;
     let started = Instant::now();
     for _ in 0..repetitions {
         let t = Instant::now();
-        let body = connection
-            .ok("GET", &node_images_path(), None, Bytes::new())
-            .await?;
+        let body = connection.ok("GET", path, None, Bytes::new()).await?;
         samples.push(t.elapsed());
-        let items = count(&body, b"\"kind\":\"NodeImage\"");
-        ensure!(items == n, "the list had {items} NodeImages, not {n}");
+        let items = count(&body, marker.as_bytes());
+        ensure!(items == n, "the list had {items} {kind}s, not {n}");
         bytes = body.len();
     }
     let elapsed = started.elapsed();
