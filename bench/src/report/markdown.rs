@@ -125,7 +125,8 @@ pub fn summary(results: &Value, latency_png: &str, memory_png: &str) -> String {
         let _ = writeln!(
             out,
             "| {size} B | {c50} | {c99} | {cmb} | {p50} | {p99} | {pmb} | {ratio} | {} / {} |",
-            c["list"]["response_bytes"], p["list"]["response_bytes"]
+            bytes(&c["list"]["response_bytes"]),
+            bytes(&p["list"]["response_bytes"])
         );
     }
     if !failures.is_empty() {
@@ -220,6 +221,11 @@ fn hop_table(out: &mut String, hop: &Value) {
             d["p50_ms"], d["p99_ms"], d["per_second"], k["p50_ms"], k["p99_ms"], k["per_second"]
         );
     }
+}
+
+/// A byte count, or nothing for a list that failed.
+fn bytes(value: &Value) -> String {
+    value.as_u64().map(|b| b.to_string()).unwrap_or_default()
 }
 
 fn ratio(crd: Option<f64>, ours: Option<f64>) -> String {
