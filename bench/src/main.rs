@@ -206,9 +206,9 @@ async fn measure(endpoint: &Endpoint, options: &Options) -> Result<Value> {
                 "{}: S4 memory with {} NodeImages",
                 endpoint.name, options.large_objects
             );
-            let more = options.objects..options.large_objects.max(options.objects);
-            reads::fill(endpoint, more, size).await?;
-            let listed = reads::list(endpoint, options.large_objects.max(options.objects), 1).await;
+            let total = options.large_objects.max(options.objects);
+            reads::fill(endpoint, options.objects..total, size).await?;
+            let listed = reads::list(endpoint, total, 1).await;
             out["memory"]["large_objects"] = memory::sample(endpoint)?;
             if let Err(err) = listed {
                 out["memory"]["large_objects"]["list_error"] = format!("{err:#}").into();

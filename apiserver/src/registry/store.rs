@@ -86,13 +86,8 @@ impl ResourceStore {
         name: &str,
         rv: ReadRevision,
     ) -> Result<Object, ApiError> {
-        let key = self.key(namespace, name);
-        let kv = self
-            .source
-            .get(&key, rv)
-            .await
-            .map_err(|e| self.storage_error(e, name))?;
-        Object::from_stored(&kv.value, &key, kv.mod_revision)
+        let (_, object) = self.read(namespace, name, rv).await?;
+        Ok(object)
     }
 
     /// 403 when the kind's feature gate is off.

@@ -95,32 +95,29 @@ impl ResourceStore {
             } else {
                 ReadRevision::Latest
             };
-            let (kv, stored, body) = match self.read(namespace, name, read).await {
-                Ok((kv, stored)) => match next_body(&stored) {
-                    Ok(body) => (kv, stored, body),
-                    Err(_) if optimistic => continue,
-                    Err(err) => return Err(err),
-                },
-                Err(_) if optimistic => continue,
-                Err(err) => return Err(err),
-            };
-            let now = self.clock.now_time();
-            let request = WriteRequest {
-                body: &body,
-                origin: how.origin,
-                version,
-                namespace,
-                name: Some(name),
-                field_validation: params.field_validation,
-                manager: &manager,
-                now: &now,
-                recording: how.recording,
-            };
-            let admitted = match self
-                .admission
-                .admit_update(&request, stored.value(), subresource)
-            {
-                Ok(admitted) => admitted,
+            let prepared = async {
+                let (kv, stored) = self.read(namespace, name, read).await?;
+                let body = next_body(&stored)?;
+                let now = self.clock.now_time();
+                let request = WriteRequest {
+                    body: &body,
+                    origin: how.origin,
+                    version,
+                    namespace,
+                    name: Some(name),
+                    field_validation: params.field_validation,
+                    manager: &manager,
+                    now: &now,
+                    recording: how.recording,
+                };
+                let admitted =
+                    self.admission
+                        .admit_update(&request, stored.value(), subresource)?;
+                Ok::<_, ApiError>((kv, stored, admitted))
+            }
+            .await;
+            let (kv, stored, admitted) = match prepared {
+                Ok(prepared) => prepared,
                 Err(_) if optimistic => continue,
                 Err(err) => return Err(err),
             };

@@ -20,7 +20,10 @@ const CLIENTS: usize = 16;
 
 /// Fills `direct` with [`OBJECTS`] ImagePullJobs, then measures both paths.
 pub async fn run(direct: &Endpoint, through_kube: &Endpoint, phase: Duration) -> Result<Value> {
-    fill(direct).await?;
+    reads::create_numbered(direct, &jobs_path(), 0..OBJECTS, |i| {
+        Bytes::from(job(&read_name(i), 5, None).to_string())
+    })
+    .await?;
     let mut out = json!({"objects": OBJECTS, "kind": "ImagePullJob", "clients": CLIENTS});
     let paths = [("direct", direct), ("through_kube", through_kube)];
     for (key, endpoint) in paths {
@@ -65,38 +68,6 @@ async fn gets(endpoint: &Endpoint, clients: usize, phase: Duration) -> Result<Va
 /// The name of read job `i`.
 fn read_name(i: usize) -> String {
     format!("hop-read-{i:04}")
-}
-
-/// Creates the jobs the reads ask for.
-async fn fill(endpoint: &Endpoint) -> Result<()> {
-    let connections = endpoint.connect(CLIENTS).await?;
-    let (samples, _) = workers(
-        &connections,
-        CLIENTS,
-        Instant::now() + Duration::from_secs(600),
-        |connection, worker, step| async move {
-            let i = step * CLIENTS + worker;
-            if i >= OBJECTS {
-                return Ok(false);
-            }
-            connection
-                .ok(
-                    "POST",
-                    &jobs_path(),
-                    Some("application/json"),
-                    Bytes::from(job(&read_name(i), 5, None).to_string()),
-                )
-                .await?;
-            Ok(true)
-        },
-    )
-    .await?;
-    anyhow::ensure!(
-        samples.len() == OBJECTS,
-        "created {} of {OBJECTS}",
-        samples.len()
-    );
-    Ok(())
 }
 
 async fn creates(endpoint: &Endpoint, run: &str, phase: Duration) -> Result<Value> {

@@ -21,7 +21,25 @@ const FILL_LIMIT: Duration = Duration::from_secs(3600);
 
 /// Creates NodeImages numbered `range` (names from [`node_image`]) of about `size` bytes each.
 pub async fn fill(endpoint: &Endpoint, range: Range<usize>, size: usize) -> Result<Duration> {
+    create_numbered(endpoint, &node_images_path(), range, |i| {
+        node_image(i, size)
+    })
+    .await
+}
+
+/// POSTs `body(i)` to `path` for every `i` in `range`, [`FILL_CLIENTS`] at a time; how long
+/// it took.
+pub async fn create_numbered<F>(
+    endpoint: &Endpoint,
+    path: &str,
+    range: Range<usize>,
+    body: F,
+) -> Result<Duration>
+where
+    F: Fn(usize) -> Bytes + Sync,
+{
     let (start, n) = (range.start, range.len());
+    let body = &body;
     let connections = endpoint.connect(FILL_CLIENTS.min(8)).await?;
     let (samples, elapsed) = workers(
         &connections,
@@ -32,14 +50,8 @@ pub async fn fill(endpoint: &Endpoint, range: Range<usize>, size: usize) -> Resu
             if i >= n {
                 return Ok(false);
             }
-            let i = start + i;
             connection
-                .ok(
-                    "POST",
-                    &node_images_path(),
-                    Some("application/json"),
-                    node_image(i, size),
-                )
+                .ok("POST", path, Some("application/json"), body(start + i))
                 .await?;
             Ok(true)
         },
