@@ -54,7 +54,7 @@ pub enum StorageConfig {
     },
 }
 
-/// Time limits of requests.
+/// Time limits of requests, and how many may run at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RequestConfig {
     /// Deadline of every request but watches.
@@ -63,6 +63,10 @@ pub struct RequestConfig {
     pub min_request_timeout: Duration,
     /// Interval of BOOKMARK events on watches that allow them.
     pub bookmark_interval: Duration,
+    /// Non-mutating requests served at once (0: no limit).
+    pub max_requests_inflight: usize,
+    /// Mutating requests served at once (0: no limit).
+    pub max_mutating_requests_inflight: usize,
 }
 
 impl Default for RequestConfig {
@@ -71,6 +75,8 @@ impl Default for RequestConfig {
             request_timeout: Duration::from_secs(60),
             min_request_timeout: Duration::from_secs(1800),
             bookmark_interval: Duration::from_secs(60),
+            max_requests_inflight: crate::http::inflight::DEFAULT_MAX_READONLY,
+            max_mutating_requests_inflight: crate::http::inflight::DEFAULT_MAX_MUTATING,
         }
     }
 }
@@ -92,6 +98,9 @@ impl Config {
             bail!(
                 "--http2-max-streams must be at least 250 (kube-apiserver multiplexes every watch over one connection)"
             );
+        }
+        if options.max_connections == 0 {
+            bail!("--max-connections must be positive");
         }
         if options.request_timeout_seconds == 0
             || options.min_request_timeout_seconds == 0
@@ -139,6 +148,7 @@ impl Config {
                 addr,
                 tls,
                 http2_max_streams: options.http2_max_streams,
+                max_connections: options.max_connections,
                 shutdown_timeout: Duration::from_secs(options.shutdown_timeout_seconds),
             },
             standalone,
@@ -148,6 +158,8 @@ impl Config {
                 request_timeout: Duration::from_secs(options.request_timeout_seconds),
                 min_request_timeout: Duration::from_secs(options.min_request_timeout_seconds),
                 bookmark_interval: Duration::from_secs(options.watch_bookmark_interval_seconds),
+                max_requests_inflight: options.max_requests_inflight,
+                max_mutating_requests_inflight: options.max_mutating_requests_inflight,
             },
             feature_gates: FeatureGates::parse(&options.feature_gates)
                 .context("--feature-gates")?,

@@ -92,6 +92,10 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
         ),
     };
     state.requests = config.requests;
+    state.in_flight = http::inflight::InFlight::new(
+        config.requests.max_requests_inflight,
+        config.requests.max_mutating_requests_inflight,
+    );
     state.metrics = metrics;
     let storage_check = state.registry.clone();
     state.health = state.health.with_check("storage", move || {

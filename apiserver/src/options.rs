@@ -84,6 +84,25 @@ pub struct Options {
     #[arg(long, env = "PREPULL_HTTP2_MAX_STREAMS", default_value_t = 1000)]
     pub http2_max_streams: u32,
 
+    /// Most non-mutating requests served at once (kube-apiserver's flag); past it a request
+    /// gets 429 with `Retry-After`. Watches and `system:masters` are not counted. 0: no limit.
+    #[arg(long, env = "PREPULL_MAX_REQUESTS_INFLIGHT", default_value_t = 400)]
+    pub max_requests_inflight: usize,
+
+    /// Most mutating requests (create, update, patch, delete) served at once
+    /// (kube-apiserver's flag); past it 429. 0: no limit.
+    #[arg(
+        long,
+        env = "PREPULL_MAX_MUTATING_REQUESTS_INFLIGHT",
+        default_value_t = 200
+    )]
+    pub max_mutating_requests_inflight: usize,
+
+    /// Most client connections open at once; a connection past it is closed at once (and
+    /// logged). Each watch through kube-apiserver shares its few connections.
+    #[arg(long, env = "PREPULL_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+
     /// How long graceful shutdown waits for requests to finish before closing connections.
     #[arg(long, env = "PREPULL_SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 10)]
     pub shutdown_timeout_seconds: u64,

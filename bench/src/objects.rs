@@ -1,7 +1,7 @@
 //! The objects the load is made of, identical for both servers.
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -69,14 +69,14 @@ pub fn node_image(i: usize, size: usize) -> Bytes {
 /// fixed-width [`node_name`] form); computed once per size.
 fn images_for(size: usize) -> usize {
     static COUNTS: Mutex<BTreeMap<usize, usize>> = Mutex::new(BTreeMap::new());
-    if let Some(n) = COUNTS.lock().expect("lock").get(&size) {
+    if let Some(n) = COUNTS.lock().get(&size) {
         return *n;
     }
     let mut n = 0;
     while node_image_with(0, n).to_string().len() < size {
         n += 1;
     }
-    COUNTS.lock().expect("lock").insert(size, n);
+    COUNTS.lock().insert(size, n);
     n
 }
 

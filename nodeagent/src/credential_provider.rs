@@ -5,10 +5,10 @@
 //! `cacheKeyType` (Image, Registry or Global) for `cacheDuration` (else the provider's
 //! `defaultCacheDuration`). Credentials never reach the logs.
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -184,7 +184,7 @@ impl Provider {
     ) -> Result<Vec<(RegistryPattern, Credential)>, String> {
         let now = Instant::now();
         {
-            let mut cache = self.cache.lock().expect("cache lock");
+            let mut cache = self.cache.lock();
             cache.retain(|answer| answer.expires > now);
             let keys = [reference.to_owned(), location.registry(), String::new()];
             if let Some(answer) = cache.iter().find(|answer| keys.contains(&answer.key)) {
@@ -216,7 +216,7 @@ impl Provider {
             other => return Err(format!("unknown cacheKeyType {other:?}")),
         };
         if !duration.is_zero() {
-            self.cache.lock().expect("cache lock").push(CachedAnswer {
+            self.cache.lock().push(CachedAnswer {
                 key,
                 expires: now + duration,
                 auth: auth.clone(),

@@ -6,8 +6,8 @@
 //! the last read; when any differs the file is read again. A file that became unreadable or
 //! invalid keeps the last good credentials (and says so in the log, once per change).
 
+use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::SystemTime;
 
 use crate::docker_config::{Credential, DockerConfig, DockerConfigError};
@@ -68,7 +68,7 @@ impl DockerConfigFile {
     /// The credentials matching `image` (see [`DockerConfig::matching`]) in the file as it is
     /// now, reading it again first if it changed.
     pub fn matching(&self, image: &str) -> Vec<Credential> {
-        let mut loaded = self.loaded.lock().expect("docker config lock");
+        let mut loaded = self.loaded.lock();
         if let Some(path) = &self.path {
             let now = stamp(path);
             if now != loaded.stamp {

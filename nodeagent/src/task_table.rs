@@ -2,8 +2,8 @@
 //! handles, with the status the agent reports for it. Reconciling against a new NodeImage
 //! decides which pulls to start, which to cancel, and which finished results to adopt.
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
 
 use prepull_api::NodeImage;
 use prepull_api::node_image::{ImagePullPhase, ImageTagStatus};
@@ -90,7 +90,7 @@ impl TaskTable {
             .collect();
         let mut wanted = BTreeSet::new();
         let mut started = Vec::new();
-        let mut inner = self.inner.lock().expect("task table lock");
+        let mut inner = self.inner.lock();
         inner.stored_images = node
             .status
             .iter()
@@ -159,7 +159,7 @@ impl TaskTable {
         version: i64,
         change: impl FnOnce(&mut ImageTagStatus),
     ) -> bool {
-        let mut inner = self.inner.lock().expect("task table lock");
+        let mut inner = self.inner.lock();
         let Some(entry) = inner.entries.get_mut(key).filter(|e| e.version == version) else {
             return false;
         };
@@ -174,7 +174,7 @@ impl TaskTable {
 
     /// The status the table implies now.
     pub fn snapshot(&self) -> StatusSnapshot {
-        let inner = self.inner.lock().expect("task table lock");
+        let inner = self.inner.lock();
         let mut snapshot = StatusSnapshot::default();
         for ((image, _), entry) in &inner.entries {
             snapshot
@@ -212,7 +212,7 @@ impl TaskTable {
 
     /// Cancels every running pull (shutdown).
     pub fn cancel_all(&self) {
-        let inner = self.inner.lock().expect("task table lock");
+        let inner = self.inner.lock();
         for cancel in inner.entries.values().filter_map(|e| e.cancel.as_ref()) {
             cancel.cancel();
         }

@@ -1,9 +1,9 @@
 //! A small map whose entries expire: remembers TokenReview and SubjectAccessReview answers for
 //! a few seconds, so a burst of requests by one caller costs one review.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Entries live for the TTL given at insertion; at most `capacity` entries are kept (when full,
@@ -24,7 +24,7 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
 
     /// The value stored for `key` unless it expired.
     pub fn get(&self, key: &K) -> Option<V> {
-        let entries = self.entries.lock().expect("ttl cache lock");
+        let entries = self.entries.lock();
         entries
             .get(key)
             .filter(|(expires, _)| *expires > Instant::now())
@@ -37,7 +37,7 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
             return;
         }
         let now = Instant::now();
-        let mut entries = self.entries.lock().expect("ttl cache lock");
+        let mut entries = self.entries.lock();
         if entries.len() >= self.capacity {
             entries.retain(|_, (expires, _)| *expires > now);
             if entries.len() >= self.capacity {

@@ -1,7 +1,7 @@
 //! The HTTP surface: one router, built by a plain function so tests drive it without sockets.
 //!
-//! Every request runs the [`filters`] chain (request info -> authentication -> authorization
-//! -> metrics -> deadline), then either a fixed route (discovery, OpenAPI, version, health,
+//! Every request runs the [`filters`] chain (request info -> authentication -> in-flight cap
+//! ([`inflight`]) -> authorization -> metrics -> deadline), then either a fixed route (discovery, OpenAPI, version, health,
 //! metrics) or, for any other path, [`handlers::dispatch`], which serves the resources under
 //! `/apis/apps.kruise.io/<version>/...` and answers everything else 404.
 
@@ -14,6 +14,7 @@ pub mod discovery;
 pub mod filters;
 pub mod handlers;
 pub mod health;
+pub mod inflight;
 pub mod negotiate;
 pub mod openapi;
 pub mod query;
@@ -47,10 +48,11 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
         .with_state(state.clone())
         .merge(extra)
         // Layers run outside-in from the last added: request info first, then authentication,
-        // authorization, metrics, and the deadline closest to the handlers.
+        // the in-flight cap, authorization, metrics, and the deadline closest to the handlers.
         .layer(from_fn_with_state(state.clone(), filters::deadline))
         .layer(state.metrics.layer())
         .layer(from_fn_with_state(state.clone(), filters::authorize))
+        .layer(from_fn_with_state(state.clone(), inflight::limit))
         .layer(from_fn_with_state(state.clone(), filters::authenticate))
         .layer(from_fn(filters::request_info))
 }

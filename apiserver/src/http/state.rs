@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::health::HealthChecks;
+use super::inflight::InFlight;
 use super::watch::EncodedEvents;
 use crate::auth::authenticate::{Authenticator, CertificateAuthenticator};
 use crate::auth::authorize::Authorizer;
@@ -30,11 +31,13 @@ pub struct AppState {
     pub health: HealthChecks,
     /// `/metrics` and the request metrics layer.
     pub metrics: Metrics,
+    /// Caps on requests served at once.
+    pub in_flight: InFlight,
 }
 
 impl AppState {
     /// State around `registry` and `authorizer`, with client-certificate authentication,
-    /// default request limits, the `ping` health check only, fresh metrics and a fresh
+    /// default request limits and in-flight caps, the `ping` health check only, fresh metrics and a fresh
     /// shutdown token.
     pub fn new(registry: Arc<Registry>, authorizer: Arc<dyn Authorizer>) -> AppState {
         AppState {
@@ -46,6 +49,7 @@ impl AppState {
             encoded_events: EncodedEvents::new(),
             health: HealthChecks::new(),
             metrics: Metrics::new(),
+            in_flight: InFlight::default(),
         }
     }
 }

@@ -7,9 +7,10 @@
 //! timeout passes, when the server shuts down, or after an ERROR event (e.g. 410 Expired for
 //! a resourceVersion that is no longer retained).
 
+use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -91,13 +92,13 @@ impl EncodedEvents {
         key: EventKey,
         encode: impl FnOnce() -> Result<Bytes, ApiError>,
     ) -> Result<Bytes, ApiError> {
-        if let Some(line) = self.inner.lock().expect("cache lock").lines.get(&key) {
+        if let Some(line) = self.inner.lock().lines.get(&key) {
             return Ok(line.clone());
         }
         // Encoded outside the lock: two watchers may race and both encode; both results are
         // equal and either may stay.
         let line = encode()?;
-        let mut cache = self.inner.lock().expect("cache lock");
+        let mut cache = self.inner.lock();
         if cache.lines.insert(key.clone(), line.clone()).is_none() {
             cache.order.push_back(key);
             while cache.order.len() > ENCODED_EVENTS_CAPACITY {
@@ -111,7 +112,7 @@ impl EncodedEvents {
 
     /// How many lines are cached (for tests).
     pub fn len(&self) -> usize {
-        self.inner.lock().expect("cache lock").lines.len()
+        self.inner.lock().lines.len()
     }
 
     /// Whether nothing is cached.

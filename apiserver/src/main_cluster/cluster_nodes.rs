@@ -3,8 +3,9 @@
 //! labels; `podSelector` is answered from [`PodSelections`]. Every change is broadcast so the
 //! scheduler queues the jobs it affects.
 
+use parking_lot::RwLock;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use tokio::sync::broadcast;
@@ -40,7 +41,7 @@ impl ClusterNodes {
 
     /// Node `name` has a NodeImage and these labels.
     pub(super) fn put(&self, name: &str, labels: &BTreeMap<String, String>) {
-        let mut nodes = self.nodes.write().expect("cluster nodes lock");
+        let mut nodes = self.nodes.write();
         if nodes.get(name) == Some(labels) {
             return;
         }
@@ -51,12 +52,7 @@ impl ClusterNodes {
 
     /// Node `name` is gone.
     pub(super) fn remove(&self, name: &str) {
-        let removed = self
-            .nodes
-            .write()
-            .expect("cluster nodes lock")
-            .remove(name)
-            .is_some();
+        let removed = self.nodes.write().remove(name).is_some();
         if removed {
             let _ = self.changes.send(NodeChange::Nodes);
         }
@@ -64,11 +60,7 @@ impl ClusterNodes {
 
     /// The labels of node `name`, when it is in the inventory.
     pub(super) fn labels(&self, name: &str) -> Option<BTreeMap<String, String>> {
-        self.nodes
-            .read()
-            .expect("cluster nodes lock")
-            .get(name)
-            .cloned()
+        self.nodes.read().get(name).cloned()
     }
 }
 
@@ -76,7 +68,6 @@ impl NodeSource for ClusterNodes {
     fn nodes(&self) -> Vec<Node> {
         self.nodes
             .read()
-            .expect("cluster nodes lock")
             .iter()
             .map(|(name, labels)| Node {
                 name: name.clone(),

@@ -3,8 +3,8 @@
 //!
 //! `GET /apis/apps.kruise.io/{version}/nodeimages/{node}/credentials?image=<name>` answers
 //! `{"kind": "NodeCredentials", "apiVersion": ..., "image": <name>, "configs": [<docker
-//! config>, ...]}` with the docker configs of the Secrets the NodeImage names for that image
-//! (see [`PullCredentials`]). It passes the router's authentication and authorization (through
+//! config>, ...]}` with the docker configs of the Secrets that the jobs owning the node's
+//! tasks for that image list (see [`PullCredentials`]). It passes the router's authentication and authorization (through
 //! kube-apiserver's aggregation proxy, RBAC must allow `get nodeimages/credentials`) and then
 //! answers only the agent of that very node ([`node_of`]): anyone else gets 403, a node without
 //! a task for the image gets 404. Answers are never cached (`Cache-Control: no-store`) and
@@ -103,11 +103,13 @@ async fn answer(
         .map_err(|err| ApiError::internal(format!("a stored NodeImage: {err}")))?;
     let configs = endpoint
         .credentials
-        .for_image(&node_image, &image)
+        .for_image(&endpoint.registry, &node_image, &image)
         .await
         .map_err(|err| match err {
             CredentialsError::NoTask { .. } => ApiError::not_found(&subject),
-            CredentialsError::Unreadable { .. } => ApiError::unavailable(err.to_string()),
+            CredentialsError::Unreadable { .. } | CredentialsError::JobUnreadable { .. } => {
+                ApiError::unavailable(err.to_string())
+            }
         })?;
     Ok(json!({
         "kind": KIND,

@@ -15,8 +15,9 @@
 //! precondition and judges expiry by the holder's `renewTime` (skew-sensitive), so it does not
 //! give these semantics; this file is the small part of client-go we need.
 
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -238,7 +239,7 @@ impl Inner {
             .map_or(self.timing.lease_duration, |s| {
                 Duration::from_secs(s.max(0).unsigned_abs().into())
             });
-        let mut observed = self.observed.lock().expect("lease observation lock");
+        let mut observed = self.observed.lock();
         let since = match &*observed {
             Some((seen, since)) if *seen == version => *since,
             _ => {

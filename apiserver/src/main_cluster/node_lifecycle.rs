@@ -9,8 +9,9 @@
 //! (a NodeImage deleted by hand comes back, one relabelled by hand gets the Node's labels
 //! again). The worker reconciles one name at a time from those two views.
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -207,7 +208,7 @@ impl Lifecycle {
             _ => {
                 // The Node is gone: so is its NodeImage.
                 self.inventory.remove(name);
-                self.ready_since.lock().expect("lock").remove(name);
+                self.ready_since.lock().remove(name);
                 if let Some(image) = image {
                     self.delete(name, image.metadata.uid.clone()).await?;
                 }
@@ -246,7 +247,7 @@ impl Lifecycle {
             .and_then(|s| s.conditions.as_ref())
             .and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
         let Some(ready) = ready.filter(|c| c.status == "True") else {
-            self.ready_since.lock().expect("lock").remove(name);
+            self.ready_since.lock().remove(name);
             return Readiness::NotReady;
         };
         let elapsed = match &ready.last_transition_time {
@@ -256,7 +257,6 @@ impl Lifecycle {
             None => self
                 .ready_since
                 .lock()
-                .expect("lock")
                 .entry(name.to_owned())
                 .or_insert_with(Instant::now)
                 .elapsed(),

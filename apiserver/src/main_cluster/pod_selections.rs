@@ -4,8 +4,9 @@
 //! such job appears and stopped when the last one goes. Each watch keeps the node of every
 //! active Pod it sees (bound to a node, not finished, not being deleted).
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
@@ -88,13 +89,8 @@ impl PodSelections {
             namespace: namespace.to_owned(),
             query: query.to_string(),
         };
-        let state = self.state.lock().expect("pod selections lock");
-        let placements = state
-            .watches
-            .get(&selection)?
-            .placements
-            .lock()
-            .expect("lock");
+        let state = self.state.lock();
+        let placements = state.watches.get(&selection)?.placements.lock();
         placements
             .as_ref()
             .map(|pods| pods.values().cloned().collect())
@@ -106,7 +102,7 @@ impl PodSelections {
             InformerEvent::Listed(items) => {
                 let wanted: HashMap<JobKey, Selection> =
                     items.iter().filter_map(selection_of).collect();
-                let mut state = self.state.lock().expect("pod selections lock");
+                let mut state = self.state.lock();
                 let gone: Vec<JobKey> = state
                     .jobs
                     .keys()
@@ -123,12 +119,12 @@ impl PodSelections {
             InformerEvent::Applied(object) => {
                 let Some(key) = job_key(object) else { return };
                 let selection = selection_of(object).map(|(_, s)| s);
-                let mut state = self.state.lock().expect("pod selections lock");
+                let mut state = self.state.lock();
                 self.set(&mut state, key, selection);
             }
             InformerEvent::Deleted(object) => {
                 let Some(key) = job_key(object) else { return };
-                let mut state = self.state.lock().expect("pod selections lock");
+                let mut state = self.state.lock();
                 self.set(&mut state, key, None);
             }
         }
@@ -259,7 +255,7 @@ async fn run_watch(
                 }
             }
             Event::InitDone => {
-                *placements.lock().expect("lock") = Some(std::mem::take(&mut listing));
+                *placements.lock() = Some(std::mem::take(&mut listing));
                 notify();
             }
             Event::Apply(pod) => {
@@ -282,7 +278,7 @@ fn update(placements: &Placements, pod: &Pod, node: Option<String>) -> bool {
     let Some(name) = pod.metadata.name.clone() else {
         return false;
     };
-    let mut guard = placements.lock().expect("lock");
+    let mut guard = placements.lock();
     let Some(pods) = guard.as_mut() else {
         return false;
     };
@@ -333,7 +329,7 @@ mod tests {
             !update(&placements, &a, Some("n1".into())),
             "not listed yet"
         );
-        *placements.lock().unwrap() = Some(BTreeMap::new());
+        *placements.lock() = Some(BTreeMap::new());
         assert!(update(&placements, &a, Some("n1".into())));
         let b = pod("b", Some("n1"), None);
         assert!(

@@ -7,6 +7,8 @@
 //! - `apiserver_longrunning_requests{...}` and `apiserver_registered_watchers{group,version,kind}`
 //!   (gauges of open watches)
 //! - `prepull_storage_request_duration_seconds{operation,backend}` (histogram)
+//! - `apiserver_dropped_requests_total{request_kind}` (`readOnly` / `mutating`: requests
+//!   answered 429 because the in-flight cap was reached)
 //! - `leader_election_master_status{name="prepull-scheduler"}` (1 while this replica runs the
 //!   scheduler, 0 otherwise; client-go's name, so leader-election alerts work unchanged)
 //!
@@ -78,7 +80,11 @@ struct Inner {
     watchers: Family<WatcherLabels, Gauge>,
     storage: Family<StorageLabels, Histogram, fn() -> Histogram>,
     leader: Family<ElectionLabels, Gauge>,
+    dropped: Family<DroppedLabels, Counter>,
 }
+
+/// Labels of `apiserver_dropped_requests_total`.
+type DroppedLabels = Vec<(&'static str, &'static str)>;
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -101,6 +107,7 @@ impl Metrics {
         let watchers = Family::<WatcherLabels, Gauge>::default();
         let storage = Family::new_with_constructor(storage_histogram as fn() -> Histogram);
         let leader = Family::<ElectionLabels, Gauge>::default();
+        let dropped = Family::<DroppedLabels, Counter>::default();
         let mut registry = Registry::default();
         registry.register(
             "apiserver_request",
@@ -132,6 +139,11 @@ impl Metrics {
             "Whether this replica leads the named election (1) or not (0)",
             leader.clone(),
         );
+        registry.register(
+            "apiserver_dropped_requests",
+            "Requests refused with 429 because the in-flight cap was reached",
+            dropped.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -141,6 +153,7 @@ impl Metrics {
                 watchers,
                 storage,
                 leader,
+                dropped,
             }),
         }
     }
@@ -182,6 +195,15 @@ impl Metrics {
         let output = call.await;
         self.observe_storage(operation, backend, start.elapsed());
         output
+    }
+
+    /// Counts a request refused by the in-flight cap of its kind.
+    pub fn record_rejected_in_flight(&self, mutating: bool) {
+        let kind = if mutating { "mutating" } else { "readOnly" };
+        self.inner
+            .dropped
+            .get_or_create(&vec![("request_kind", kind)])
+            .inc();
     }
 
     /// Records whether this replica runs the scheduler (leads its election).

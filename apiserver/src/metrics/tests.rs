@@ -1,7 +1,8 @@
 //! Router-level tests of the metrics middleware and `/metrics`.
 
+use parking_lot::Mutex;
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::{Body, to_bytes};
 use axum::http::{Method, Request, StatusCode};
@@ -19,7 +20,7 @@ const JOBS: &str = "/apis/apps.kruise.io/v1alpha1/namespaces/ns/imagepulljobs";
 fn app(metrics: &Metrics, watch_body: Body) -> Router {
     let watch_body = Arc::new(Mutex::new(Some(watch_body)));
     let watch = move || {
-        let body = watch_body.lock().unwrap().take().expect("one watch");
+        let body = watch_body.lock().take().expect("one watch");
         async move { Response::new(body) }
     };
     Router::new()

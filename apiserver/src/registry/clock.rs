@@ -4,8 +4,8 @@
 //! Timestamps are wall-clock instants, which tokio's pausable clock cannot supply; tests that
 //! need a fixed or moving "now" use [`ManualClock`] instead.
 
+use parking_lot::Mutex;
 use std::fmt;
-use std::sync::Mutex;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -49,14 +49,14 @@ impl ManualClock {
 
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: SignedDuration) {
-        let mut now = self.now.lock().expect("clock lock");
+        let mut now = self.now.lock();
         *now = now.checked_add(by).expect("clock stays in range");
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
-        *self.now.lock().expect("clock lock")
+        *self.now.lock()
     }
 }
 

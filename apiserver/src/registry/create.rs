@@ -12,6 +12,7 @@ use super::object::Object;
 use super::params::{Body, WriteParams};
 use super::read_revision::ReadRevision;
 use super::store::ResourceStore;
+use super::write_guard::{Unguarded, WriteGuard};
 use super::write_pipeline::{BodyOrigin, WriteRequest};
 use crate::http::status::ApiError;
 
@@ -37,12 +38,12 @@ impl ResourceStore {
         version: ApiVersion,
         params: &WriteParams,
     ) -> Result<Written, ApiError> {
-        self.create_checked(namespace, body, version, params, |_| Ok(()))
+        self.create_checked(namespace, body, version, params, &Unguarded)
             .await
     }
 
-    /// [`create`](Self::create), with `check` run on the admitted object's name before anything
-    /// is stored (the requester-dependent admission, such as
+    /// [`create`](Self::create), with `guard` asked about the admitted object's name before
+    /// anything is stored (the requester-dependent admission, such as
     /// [`node_restriction`](crate::auth::node_restriction)); its error is returned as it is.
     pub async fn create_checked(
         &self,
@@ -50,14 +51,14 @@ impl ResourceStore {
         body: Body,
         version: ApiVersion,
         params: &WriteParams,
-        check: impl Fn(&str) -> Result<(), ApiError>,
+        guard: &dyn WriteGuard,
     ) -> Result<Written, ApiError> {
         self.check_writable()?;
         let how = How {
             origin: BodyOrigin::Request,
             recording: Recording::Update,
         };
-        self.create_as(namespace, body, version, params, how, check)
+        self.create_as(namespace, body, version, params, how, guard)
             .await
     }
 
@@ -70,7 +71,7 @@ impl ResourceStore {
         version: ApiVersion,
         params: &WriteParams,
         how: How,
-        check: impl Fn(&str) -> Result<(), ApiError>,
+        guard: &dyn WriteGuard,
     ) -> Result<Written, ApiError> {
         let namespace = self.scope(namespace);
         let manager = params.manager();
@@ -90,7 +91,7 @@ impl ResourceStore {
                 recording: how.recording,
             };
             let admitted = self.admission.admit_create(&request)?;
-            check(&admitted.name)?;
+            guard.may_create(&admitted.name)?;
             let key = self.key(namespace, &admitted.name);
             match self.store_new(&key, admitted.object, params.dry_run).await {
                 Ok(object) => {

@@ -38,6 +38,7 @@ mod strategic_merge;
 mod strategy;
 mod update;
 mod watch;
+mod write_guard;
 mod write_pipeline;
 
 use std::sync::Arc;
@@ -60,6 +61,7 @@ use source::Source;
 pub use store::ResourceStore;
 pub use strategy::{FeatureGate, Strategy};
 pub use watch::{WatchEventType, WatchItem, WatchItems};
+pub use write_guard::{Unguarded, WriteGuard};
 
 /// Which feature gates are on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,6 +16,7 @@ use super::schema_node::SchemaNode;
 use super::store::ResourceStore;
 use super::strategic_merge::{self, StrategicMergeError};
 use super::update::Target;
+use super::write_guard::{Unguarded, WriteGuard};
 use super::write_pipeline::BodyOrigin;
 use crate::http::status::ApiError;
 
@@ -96,14 +97,20 @@ impl ResourceStore {
         subresource: Subresource,
         params: &WriteParams,
     ) -> Result<Written, ApiError> {
-        self.patch_checked(namespace, name, patch, version, subresource, params, |_| {
-            Ok(())
-        })
+        self.patch_checked(
+            namespace,
+            name,
+            patch,
+            version,
+            subresource,
+            params,
+            &Unguarded,
+        )
         .await
     }
 
-    /// [`patch`](Self::patch), with `check` run on the name of an object an apply patch would
-    /// create (see [`ResourceStore::create_checked`]).
+    /// [`patch`](Self::patch), with `guard` asked before the result is stored (and about the
+    /// name of an object an apply patch would create).
     #[allow(clippy::too_many_arguments)]
     pub async fn patch_checked(
         &self,
@@ -113,7 +120,7 @@ impl ResourceStore {
         version: ApiVersion,
         subresource: Subresource,
         params: &WriteParams,
-        check: impl Fn(&str) -> Result<(), ApiError>,
+        guard: &dyn WriteGuard,
     ) -> Result<Written, ApiError> {
         if let Patch::Apply(config) = patch {
             let target = Target {
@@ -122,7 +129,7 @@ impl ResourceStore {
                 version,
                 subresource,
             };
-            return self.apply(&target, config, params, check).await;
+            return self.apply(&target, config, params, guard).await;
         }
         if params.force {
             return Err(errors::force_needs_apply());
@@ -141,7 +148,7 @@ impl ResourceStore {
             origin: BodyOrigin::Patch,
             recording: Recording::Update,
         };
-        self.write_existing(&target, params, how, |current| {
+        self.write_existing(&target, params, how, guard, |current| {
             let mut patched = (*current.value()).clone();
             present_value(kind, &mut patched, version);
             document.apply(&mut patched, schema)?;

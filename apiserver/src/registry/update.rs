@@ -12,6 +12,7 @@ use super::object::{Object, clear_resource_version};
 use super::params::{Body, Subresource, WriteParams};
 use super::read_revision::ReadRevision;
 use super::store::ResourceStore;
+use super::write_guard::{Unguarded, WriteGuard};
 use super::write_pipeline::{BodyOrigin, WriteRequest};
 use crate::http::status::ApiError;
 
@@ -46,6 +47,30 @@ impl ResourceStore {
         subresource: Subresource,
         params: &WriteParams,
     ) -> Result<Written, ApiError> {
+        self.update_checked(
+            namespace,
+            name,
+            body,
+            version,
+            subresource,
+            params,
+            &Unguarded,
+        )
+        .await
+    }
+
+    /// [`update`](Self::update), with `guard` asked before the result is stored.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_checked(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        body: Body,
+        version: ApiVersion,
+        subresource: Subresource,
+        params: &WriteParams,
+        guard: &dyn WriteGuard,
+    ) -> Result<Written, ApiError> {
         self.check_writable()?;
         let target = Target {
             namespace,
@@ -57,18 +82,19 @@ impl ResourceStore {
             origin: BodyOrigin::Request,
             recording: Recording::Update,
         };
-        self.write_existing(&target, params, how, |_| Ok(body.clone()))
+        self.write_existing(&target, params, how, guard, |_| Ok(body.clone()))
             .await
     }
 
     /// Reads object `name`, builds the new body from it with `next_body`, runs the write
-    /// pipeline and writes with compare-and-swap, starting over (bounded) when another write
-    /// won the race.
+    /// pipeline, asks `guard`, and writes with compare-and-swap, starting over (bounded) when
+    /// another write won the race.
     pub(super) async fn write_existing<F>(
         &self,
         target: &Target<'_>,
         params: &WriteParams,
         how: How,
+        guard: &dyn WriteGuard,
         mut next_body: F,
     ) -> Result<Written, ApiError>
     where
@@ -113,6 +139,7 @@ impl ResourceStore {
                 let admitted =
                     self.admission
                         .admit_update(&request, stored.value(), subresource)?;
+                guard.may_update(name, subresource, stored.value(), &admitted.object)?;
                 Ok::<_, ApiError>((kv, stored, admitted))
             }
             .await;

@@ -46,7 +46,7 @@ pub async fn run(
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(backoff) => {}
             }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
         } else {
             backoff = FIRST_BACKOFF;
         }

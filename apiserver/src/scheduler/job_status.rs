@@ -29,7 +29,7 @@ pub struct Progress {
 impl Progress {
     /// Nodes with a result.
     pub fn finished(&self) -> usize {
-        self.succeeded + self.failed_nodes.len()
+        self.succeeded.saturating_add(self.failed_nodes.len())
     }
 }
 

@@ -81,12 +81,12 @@ fn summarize(
             continue;
         };
         if child_status.active > 0 {
-            status.active += 1;
+            status.active = status.active.saturating_add(1);
         }
         if child_status.completion_time.is_some() {
-            status.completed += 1;
+            status.completed = status.completed.saturating_add(1);
             if child_status.succeeded == child_status.desired {
-                status.succeeded += 1;
+                status.succeeded = status.succeeded.saturating_add(1);
             }
         }
         if child_status.failed > 0 {

@@ -19,8 +19,15 @@
 //!
 //! Only the elected replica runs it: [`crate::leader::runner`] starts a [`Scheduler`] when
 //! this replica becomes leader and shuts it down when leadership ends.
+//!
+//! Values from users and nodes are hostile here: arithmetic is checked or saturating
+//! ([`checked_time`]; the lint below refuses a plain `+`), a reconcile that fails or panics
+//! finishes its queue item and is retried with backoff, and no lock can be poisoned.
+
+#![deny(clippy::arithmetic_side_effects)]
 
 pub mod cache;
+pub mod checked_time;
 pub mod informer;
 pub mod job_status;
 pub mod list_job;
@@ -35,9 +42,13 @@ pub mod status_write;
 pub mod targets;
 pub mod work_queue;
 
+use parking_lot::{Mutex, MutexGuard};
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
+use futures::FutureExt;
 use prepull_api::Kind;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -52,9 +63,6 @@ use work_queue::WorkQueue;
 
 /// The field manager of the scheduler's writes.
 pub const FIELD_MANAGER: &str = "prepull-scheduler";
-
-/// Pause before a job whose reconcile failed is tried again.
-const RETRY_DELAY: Duration = Duration::from_millis(500);
 
 /// How the scheduler runs.
 #[derive(Clone, Debug)]
@@ -103,7 +111,7 @@ pub struct Context {
 
 impl Context {
     fn cache(&self) -> MutexGuard<'_, Cache> {
-        self.cache.lock().expect("scheduler cache lock")
+        self.cache.lock()
     }
 
     /// Takes in a NodeImage the scheduler wrote or read, queueing the jobs it affects.
@@ -212,11 +220,11 @@ impl Scheduler {
                 kind,
                 stop.clone(),
                 move |event| {
-                    let affected = apply(&ctx, kind, &event);
+                    let affected = apply_guarded(&ctx, kind, &event);
                     ctx.enqueue(affected);
                     if matches!(event, InformerEvent::Listed(_)) && !listed_once {
                         listed_once = true;
-                        synced.send_modify(|n| *n += 1);
+                        synced.send_modify(|n| *n = n.saturating_add(1));
                     }
                 },
             ));
@@ -243,15 +251,7 @@ impl Scheduler {
                         () = stop.cancelled() => return,
                         key = ctx.queue.next() => key,
                     };
-                    let result = match &key {
-                        Work::PullJob(job) => reconcile::reconcile(&ctx, job).await,
-                        Work::ListJob(list) => list_job::reconcile(&ctx, list).await,
-                        Work::Node(name) => node_cleanup::reconcile(&ctx, name).await,
-                    };
-                    if let Err(err) = result {
-                        tracing::warn!(work = %key, error = %err.message, "scheduler: reconcile failed; retrying");
-                        ctx.queue.add_after(key.clone(), RETRY_DELAY);
-                    }
+                    work_once(&ctx, &key).await;
                     ctx.queue.done(&key);
                 }
             });
@@ -269,6 +269,51 @@ impl Scheduler {
 impl Drop for Scheduler {
     fn drop(&mut self) {
         self.stop.cancel();
+    }
+}
+
+/// Runs the work of `key` once. A reconcile that fails, or panics (a bug, or input nobody
+/// foresaw), is retried with the queue's backoff; the worker goes on with the next key.
+async fn work_once(ctx: &Context, key: &Work) {
+    let run = async {
+        match key {
+            Work::PullJob(job) => reconcile::reconcile(ctx, job).await,
+            Work::ListJob(list) => list_job::reconcile(ctx, list).await,
+            Work::Node(name) => node_cleanup::reconcile(ctx, name).await,
+        }
+    };
+    match AssertUnwindSafe(run).catch_unwind().await {
+        Ok(Ok(())) => ctx.queue.forget(key),
+        Ok(Err(err)) => {
+            let delay = ctx.queue.retry(key.clone());
+            tracing::warn!(work = %key, error = %err.message, ?delay, "scheduler: reconcile failed; retrying");
+        }
+        Err(panic) => {
+            let delay = ctx.queue.retry(key.clone());
+            tracing::error!(work = %key, panic = panic_message(&*panic), ?delay, "scheduler: reconcile panicked; retrying");
+        }
+    }
+}
+
+/// The message a panic carried, for the log.
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+/// Takes an informer's event into the cache. A panic here (a bug, or input nobody foresaw)
+/// is logged and the event skipped: the informer goes on, and the next relist repairs the
+/// cache.
+fn apply_guarded(ctx: &Context, kind: Kind, event: &InformerEvent) -> Affected {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| apply(ctx, kind, event))) {
+        Ok(affected) => affected,
+        Err(panic) => {
+            tracing::error!(%kind, panic = panic_message(&*panic), "scheduler: an informer event could not be applied; skipped");
+            Affected::default()
+        }
     }
 }
 

@@ -4,12 +4,13 @@
 //! NodeImage by hand, stays until its TTL). Runs per NodeImage when it changes,
 //! and again when its next tag is due to expire.
 
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use k8s_openapi::jiff::Timestamp;
 use prepull_api::NodeImage;
 use prepull_api::node_image::ImagePullPhase;
 use tokio::time::Duration;
 
 use super::cache::{Cache, JOB_KIND};
+use super::checked_time::{seconds_after, time_until};
 use super::node_update::update_node;
 use super::{Context, Work};
 use crate::http::status::ApiError;
@@ -77,16 +78,19 @@ fn clean(node: &mut NodeImage, now: Timestamp, cache: &Cache) -> (bool, Option<D
             let (Some(finished_at), Some(ttl)) = (finished_at, ttl) else {
                 return true;
             };
-            let expiry = finished_at.0 + SignedDuration::from_secs(ttl.into());
+            let expiry = seconds_after(finished_at.0, ttl.into());
             if now >= expiry {
                 changed = true;
                 return false;
             }
-            let left = Duration::try_from(expiry.duration_since(now)).unwrap_or_default();
+            let left = time_until(now, expiry);
             next = Some(next.map_or(left, |n| n.min(left)));
             true
         });
     }
     node.spec.images.retain(|_, image| !image.tags.is_empty());
-    (changed, next.map(|d| d + Duration::from_millis(10)))
+    (
+        changed,
+        next.map(|d| d.saturating_add(Duration::from_millis(10))),
+    )
 }

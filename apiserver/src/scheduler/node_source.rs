@@ -3,9 +3,10 @@
 //! main cluster's Nodes and, for `podSelector`, its Pods
 //! ([`crate::main_cluster::ClusterNodes`]).
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use tokio::sync::broadcast;
@@ -76,7 +77,7 @@ impl RegisteredNodes {
 
 impl NodeSource for RegisteredNodes {
     fn nodes(&self) -> Vec<Node> {
-        let cache = self.cache.lock().expect("scheduler cache lock");
+        let cache = self.cache.lock();
         cache
             .nodes()
             .filter(|node| node.object.metadata.deletion_timestamp.is_none())

@@ -156,7 +156,7 @@ pub fn add_task(node: &mut NodeImage, task: &Task, now: &Time) -> bool {
                 return false;
             }
             existing.owner_references.push(task.owner.clone());
-            existing.version += 1;
+            existing.version = existing.version.saturating_add(1);
             let policy = existing.pull_policy.get_or_insert_with(Default::default);
             *policy = most_permissive(policy, &task.pull_policy);
             if task.image_pull_policy == ImagePullPolicy::Always {
@@ -170,7 +170,7 @@ pub fn add_task(node: &mut NodeImage, task: &Task, now: &Time) -> bool {
                 pull_policy: Some(task.pull_policy.clone()),
                 owner_references: vec![task.owner.clone()],
                 // Past any result the agent still reports for an earlier task of this tag.
-                version: last_status_version + 1,
+                version: last_status_version.saturating_add(1),
                 image_pull_policy: Some(task.image_pull_policy.clone()),
             });
             image.tags.sort_by(|a, b| a.tag.cmp(&b.tag));
@@ -318,7 +318,7 @@ pub fn bump_version(node: &mut NodeImage, image: &str, tag: &str, version: i64) 
     if entry.version != version {
         return false;
     }
-    entry.version += 1;
+    entry.version = entry.version.saturating_add(1);
     true
 }
 

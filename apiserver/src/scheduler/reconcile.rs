@@ -7,7 +7,7 @@
 use http::StatusCode;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use k8s_openapi::jiff::Timestamp;
 use prepull_api::defaults::DEFAULT_PARALLELISM;
 use prepull_api::job_template::CompletionPolicyType;
 use prepull_api::reference::ImageReference;
@@ -15,6 +15,7 @@ use prepull_api::{ImagePullJob, Kind};
 use tokio::time::{Duration, Instant};
 
 use super::cache::JobKey;
+use super::checked_time::{seconds_after, until};
 use super::job_status::{self, Ending, Progress};
 use super::node_task::{self, TaskState, task_for};
 use super::node_update::update_node;
@@ -104,7 +105,7 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
         .completion_policy
         .active_deadline_seconds
         .filter(|_| !never)
-        .map(|seconds| start_time.0 + SignedDuration::from_secs(seconds));
+        .map(|seconds| seconds_after(start_time.0, seconds));
     let deadline_passed = deadline.is_some_and(|d| now >= d);
 
     let mut progress = Progress {
@@ -123,11 +124,11 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
             match state {
                 TaskState::Unassigned => unassigned.push(name.clone()),
                 TaskState::Running => {
-                    progress.active += 1;
+                    progress.active = progress.active.saturating_add(1);
                     running.push(name.clone());
                 }
                 TaskState::Succeeded => {
-                    progress.succeeded += 1;
+                    progress.succeeded = progress.succeeded.saturating_add(1);
                     finished.push(name.clone());
                 }
                 TaskState::Failed(_) => {
@@ -147,14 +148,16 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
     } else {
         let stale = fail_stale_tasks(ctx, &running, &image, &tag, now).await?;
         for name in stale.failed {
-            progress.active -= 1;
+            progress.active = progress.active.saturating_sub(1);
             progress.failed_nodes.insert(name);
         }
         recheck = stale.recheck;
         if never {
             let repull = repull_due(ctx, &finished, &image, &tag, &uid, now).await?;
-            progress.active += repull.restarted;
-            progress.succeeded -= repull.restarted_succeeded;
+            progress.active = progress.active.saturating_add(repull.restarted);
+            progress.succeeded = progress
+                .succeeded
+                .saturating_sub(repull.restarted_succeeded);
             for name in &repull.restarted_failed {
                 progress.failed_nodes.remove(name);
             }
@@ -175,7 +178,7 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
                 })
                 .await?;
                 if added.is_some() {
-                    progress.active += 1;
+                    progress.active = progress.active.saturating_add(1);
                 }
             }
         }
@@ -263,7 +266,7 @@ async fn fail_stale_tasks(
         };
         let task = (name.clone(), image.to_owned(), tag.to_owned(), version);
         let since = {
-            let mut unacknowledged = ctx.unacknowledged.lock().expect("lock");
+            let mut unacknowledged = ctx.unacknowledged.lock();
             if stale_tasks::acknowledged(&node, image, tag) {
                 unacknowledged.remove(&task);
                 None
@@ -291,7 +294,7 @@ async fn fail_stale_tasks(
                     stale_tasks::fail_tag(node, image, tag, version, message, &now_time)
                 })
                 .await?;
-                ctx.unacknowledged.lock().expect("lock").remove(&task);
+                ctx.unacknowledged.lock().remove(&task);
                 if written.is_some() {
                     stale.failed.push(name.clone());
                 }
@@ -321,7 +324,7 @@ async fn expire(
         .as_ref()
         .and_then(|s| s.completion_time.as_ref())
         .map_or(now, |t| t.0);
-    let expiry = finished + SignedDuration::from_secs(ttl.into());
+    let expiry = seconds_after(finished, ttl.into());
     if now < expiry {
         ctx.queue
             .add_after(Work::PullJob(key.clone()), until(now, expiry));
@@ -359,15 +362,10 @@ fn schedule_ttl(
         .completion_policy
         .ttl_seconds_after_finished
     {
-        let expiry = finished + SignedDuration::from_secs(ttl.into());
+        let expiry = seconds_after(finished, ttl.into());
         ctx.queue
             .add_after(Work::PullJob(key.clone()), until(now, expiry));
     }
-}
-
-pub(super) fn until(now: Timestamp, then: Timestamp) -> Duration {
-    // A little past the instant, so the pass that runs then sees it has passed.
-    Duration::try_from(then.duration_since(now)).unwrap_or_default() + Duration::from_millis(10)
 }
 
 /// Writes `status` through `/status` unless it is what the job already has.

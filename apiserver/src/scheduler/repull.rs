@@ -7,9 +7,10 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use tokio::time::Duration;
 
 use super::Context;
+use super::checked_time::{later, until};
 use super::node_task::{self, TaskState};
 use super::node_update::update_node;
-use super::reconcile::{earliest, until};
+use super::reconcile::earliest;
 use super::stale_tasks;
 use crate::http::status::ApiError;
 use crate::registry::Subresource;
@@ -48,7 +49,7 @@ pub(super) async fn repull_due(
         let Some(done_at) = node_task::finished_at(&node, image, tag) else {
             continue;
         };
-        let due = done_at + period + jitter(period, name, image, tag);
+        let due = later(later(done_at, period), jitter(period, name, image, tag));
         if now < due {
             repull.recheck = earliest(repull.recheck, Some(until(now, due)));
             continue;
@@ -61,9 +62,11 @@ pub(super) async fn repull_due(
         })
         .await?;
         if written.is_some() {
-            repull.restarted += 1;
+            repull.restarted = repull.restarted.saturating_add(1);
             match state {
-                TaskState::Succeeded => repull.restarted_succeeded += 1,
+                TaskState::Succeeded => {
+                    repull.restarted_succeeded = repull.restarted_succeeded.saturating_add(1);
+                }
                 _ => repull.restarted_failed.push(name.clone()),
             }
         }
@@ -75,7 +78,10 @@ pub(super) async fn repull_due(
 /// pass (so rechecks agree), different across nodes and images.
 fn jitter(period: SignedDuration, node: &str, image: &str, tag: &str) -> SignedDuration {
     use std::hash::{Hash, Hasher};
-    let bound = period.as_millis() / i128::from(JITTER_DIVISOR);
+    let bound = period
+        .as_millis()
+        .checked_div(i128::from(JITTER_DIVISOR))
+        .unwrap_or(0);
     let Ok(bound) = i64::try_from(bound) else {
         return SignedDuration::ZERO;
     };
@@ -84,8 +90,10 @@ fn jitter(period: SignedDuration, node: &str, image: &str, tag: &str) -> SignedD
     }
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (node, image, tag).hash(&mut hasher);
-    let span = u64::try_from(2 * bound + 1).unwrap_or(u64::MAX);
-    let offset = i64::try_from(hasher.finish() % span).unwrap_or(0) - bound;
+    let span = u64::try_from(bound.saturating_mul(2).saturating_add(1)).unwrap_or(u64::MAX);
+    let offset = i64::try_from(hasher.finish().checked_rem(span).unwrap_or(0))
+        .unwrap_or(0)
+        .saturating_sub(bound);
     SignedDuration::from_millis(offset)
 }
 

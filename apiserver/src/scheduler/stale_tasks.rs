@@ -10,6 +10,8 @@ use prepull_api::NodeImage;
 use prepull_api::node_image::{ImagePullPhase, ImageTagStatus};
 use tokio::time::{Duration, Instant};
 
+use super::checked_time::{later, seconds_after, time_until};
+
 /// Message of a task the agent never acknowledged.
 pub const NOT_RESPONDING: &str = "node has not responded for a long time";
 /// Message of a task past its deadline.
@@ -40,7 +42,7 @@ pub fn judge(
         return if waited >= ack_timeout {
             Verdict::Fail(NOT_RESPONDING)
         } else {
-            Verdict::Wait(Some(ack_timeout - waited))
+            Verdict::Wait(Some(ack_timeout.saturating_sub(waited)))
         };
     }
     let Some(spec) = spec_tag(node, image, tag) else {
@@ -57,11 +59,11 @@ pub fn judge(
     match (deadline, started) {
         (Some(seconds), Some(started)) => {
             let grace = SignedDuration::try_from(deadline_grace).unwrap_or_default();
-            let end = started + SignedDuration::from_secs(seconds) + grace;
+            let end = later(seconds_after(started, seconds), grace);
             if now >= end {
                 Verdict::Fail(PULL_DEADLINE_EXCEEDED)
             } else {
-                Verdict::Wait(Duration::try_from(end.duration_since(now)).ok())
+                Verdict::Wait(Some(time_until(now, end)))
             }
         }
         _ => Verdict::Wait(None),

@@ -5,14 +5,27 @@
 //! first worker is done). Keys can also be added after a delay (deadlines, TTLs): one timer
 //! task holds the earliest due time, so nothing polls. The queue holds each key at most once,
 //! so its size is bounded by the number of jobs.
+//!
+//! A key whose work failed is [`retry`](WorkQueue::retry)-ed with a per-key exponential
+//! backoff (client-go's `ItemExponentialFailureRateLimiter`), until its work succeeds and it
+//! is [`forget`](WorkQueue::forget)-ten.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::Hash;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+
+/// Delay of a key's first retry; each further failure doubles it.
+pub const RETRY_BASE_DELAY: Duration = Duration::from_millis(500);
+/// Longest delay between retries of a key that keeps failing.
+pub const RETRY_MAX_DELAY: Duration = Duration::from_secs(300);
+
+/// Where a delay too long for the clock is capped (about 30 years).
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
 
 /// A deduplicating queue of keys with delayed adds. Cheap to clone (shared).
 #[derive(Debug)]
@@ -48,6 +61,8 @@ struct State<K> {
     dirty: HashSet<K>,
     /// Delayed adds, by due time.
     delayed: BTreeMap<Instant, Vec<K>>,
+    /// Failures in a row of keys whose work failed (at most one entry per key).
+    failures: HashMap<K, u32>,
 }
 
 impl<K: Clone + Eq + Hash + Send + 'static> Default for WorkQueue<K> {
@@ -67,6 +82,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
                     processing: HashSet::new(),
                     dirty: HashSet::new(),
                     delayed: BTreeMap::new(),
+                    failures: HashMap::new(),
                 }),
                 ready: Notify::new(),
                 timer: Notify::new(),
@@ -77,7 +93,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
     /// Queues `key` unless it is already queued (or marks it to be queued again when a worker
     /// holds it).
     pub fn add(&self, key: K) {
-        let mut state = self.inner.state.lock().expect("work queue lock");
+        let mut state = self.inner.state.lock();
         if state.processing.contains(&key) {
             state.dirty.insert(key);
             return;
@@ -95,8 +111,14 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
             self.add(key);
             return;
         }
-        let due = Instant::now() + delay;
-        let mut state = self.inner.state.lock().expect("work queue lock");
+        let now = Instant::now();
+        // A delay past the end of time (a TTL of `i32::MAX` seconds is fine) waits for the
+        // longest the clock can represent from now.
+        let due = now
+            .checked_add(delay)
+            .or_else(|| now.checked_add(FAR_FUTURE))
+            .unwrap_or(now);
+        let mut state = self.inner.state.lock();
         let earliest = state.delayed.keys().next().is_none_or(|first| due < *first);
         state.delayed.entry(due).or_default().push(key);
         drop(state);
@@ -105,12 +127,31 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
         }
     }
 
+    /// Queues `key` again after a backoff that doubles with each failure in a row (from
+    /// [`RETRY_BASE_DELAY`] up to [`RETRY_MAX_DELAY`]); returns that delay.
+    pub fn retry(&self, key: K) -> Duration {
+        let failures = {
+            let mut state = self.inner.state.lock();
+            let failures = state.failures.entry(key.clone()).or_insert(0);
+            *failures = failures.saturating_add(1);
+            *failures
+        };
+        let delay = backoff(failures);
+        self.add_after(key, delay);
+        delay
+    }
+
+    /// Forgets `key`'s failures: its next failure waits [`RETRY_BASE_DELAY`] again.
+    pub fn forget(&self, key: &K) {
+        self.inner.state.lock().failures.remove(key);
+    }
+
     /// The next key; waits for one. The caller must call [`WorkQueue::done`] with it.
     pub async fn next(&self) -> K {
         loop {
             let notified = self.inner.ready.notified();
             {
-                let mut state = self.inner.state.lock().expect("work queue lock");
+                let mut state = self.inner.state.lock();
                 if let Some(key) = state.queue.pop_front() {
                     state.queued.remove(&key);
                     state.processing.insert(key.clone());
@@ -123,7 +164,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
 
     /// Ends the processing of `key`; queues it again if it was added meanwhile.
     pub fn done(&self, key: &K) {
-        let mut state = self.inner.state.lock().expect("work queue lock");
+        let mut state = self.inner.state.lock();
         state.processing.remove(key);
         if state.dirty.remove(key) && state.queued.insert(key.clone()) {
             state.queue.push_back(key.clone());
@@ -137,9 +178,10 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
         loop {
             let notified = self.inner.timer.notified();
             let (due_keys, next_due) = {
-                let mut state = self.inner.state.lock().expect("work queue lock");
+                let mut state = self.inner.state.lock();
                 let now = Instant::now();
-                let later = state.delayed.split_off(&(now + Duration::from_nanos(1)));
+                let after_now = now.checked_add(Duration::from_nanos(1)).unwrap_or(now);
+                let later = state.delayed.split_off(&after_now);
                 let due = std::mem::replace(&mut state.delayed, later);
                 (
                     due.into_values().flatten().collect::<Vec<_>>(),
@@ -164,9 +206,36 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
     }
 }
 
+/// The wait before retry number `failures` (1 for the first).
+fn backoff(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(20);
+    RETRY_BASE_DELAY
+        .saturating_mul(1 << doublings)
+        .min(RETRY_MAX_DELAY)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_a_cap() {
+        assert_eq!(backoff(1), RETRY_BASE_DELAY);
+        assert_eq!(backoff(2), RETRY_BASE_DELAY * 2);
+        assert_eq!(backoff(4), RETRY_BASE_DELAY * 8);
+        assert_eq!(backoff(30), RETRY_MAX_DELAY);
+        assert_eq!(backoff(u32::MAX), RETRY_MAX_DELAY);
+    }
+
+    #[tokio::test]
+    async fn a_failing_key_waits_longer_each_time_until_forgotten() {
+        let queue: WorkQueue<&str> = WorkQueue::new();
+        assert_eq!(queue.retry("a"), RETRY_BASE_DELAY);
+        assert_eq!(queue.retry("a"), RETRY_BASE_DELAY * 2);
+        queue.forget(&"a");
+        assert_eq!(queue.retry("a"), RETRY_BASE_DELAY);
+        assert_eq!(queue.inner.state.lock().failures.len(), 1);
+    }
 
     #[tokio::test]
     async fn a_key_added_twice_is_handed_out_once() {
@@ -176,7 +245,7 @@ mod tests {
         queue.add("b");
         assert_eq!(queue.next().await, "a");
         assert_eq!(queue.next().await, "b");
-        let state = queue.inner.state.lock().unwrap();
+        let state = queue.inner.state.lock();
         assert!(state.queue.is_empty());
     }
 
@@ -186,7 +255,7 @@ mod tests {
         queue.add("a");
         let key = queue.next().await;
         queue.add("a");
-        assert!(queue.inner.state.lock().unwrap().queue.is_empty());
+        assert!(queue.inner.state.lock().queue.is_empty());
         queue.done(&key);
         assert_eq!(queue.next().await, "a");
     }

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
@@ -19,6 +20,13 @@ use super::PeerCertificates;
 
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's headers, and how long an HTTP/1 connection
+/// may sit idle between requests (kube-apiserver's `ReadHeaderTimeout`).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(32);
+/// HTTP/2 connections are pinged this often; one that does not answer within
+/// [`HTTP2_KEEPALIVE_TIMEOUT`] is closed (a peer that vanished without a FIN).
+const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Where and how to serve.
 #[derive(Clone, Debug)]
@@ -26,6 +34,8 @@ pub struct ServingConfig {
     pub addr: SocketAddr,
     pub tls: Arc<rustls::ServerConfig>,
     pub http2_max_streams: u32,
+    /// Client connections open at once; one past it is closed as soon as it is accepted.
+    pub max_connections: usize,
     pub shutdown_timeout: Duration,
 }
 
@@ -51,9 +61,16 @@ pub async fn serve_on(
 ) -> Result<()> {
     let acceptor = TlsAcceptor::from(config.tls.clone());
     let mut http = auto::Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
     http.http2()
-        .max_concurrent_streams(config.http2_max_streams);
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(config.http2_max_streams)
+        .keep_alive_interval(HTTP2_KEEPALIVE_INTERVAL)
+        .keep_alive_timeout(HTTP2_KEEPALIVE_TIMEOUT);
     let http = Arc::new(http);
+    let connections = Arc::new(Semaphore::new(config.max_connections));
     let graceful = GracefulShutdown::new();
     tracing::info!(address = %listener.local_addr()?, "serving");
 
@@ -68,6 +85,11 @@ pub async fn serve_on(
                 }
             },
             () = &mut shutdown => break,
+        };
+        let Ok(seat) = connections.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, max = config.max_connections, "too many connections; closing a new one");
+            drop(tcp);
+            continue;
         };
         let acceptor = acceptor.clone();
         let router = router.clone();
@@ -102,6 +124,7 @@ pub async fn serve_on(
             if let Err(err) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(%peer, %err, "connection ended with an error");
             }
+            drop(seat);
         });
     }
 

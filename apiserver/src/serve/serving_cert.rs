@@ -2,9 +2,10 @@
 //! certificate (a renewed Secret mounted into the pod, a `certs` run) is served without a
 //! restart. New TLS handshakes get the new certificate; open connections keep theirs.
 
+use parking_lot::RwLock;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::crypto::CryptoProvider;
@@ -78,7 +79,7 @@ impl ReloadingServingCert {
     pub fn reload(&self) -> Result<bool, ServingCertError> {
         let (cert_pem, key_pem) = read_pair(&self.cert_path, &self.key_path)?;
         {
-            let current = self.current.read().expect("serving cert lock");
+            let current = self.current.read();
             if current.cert_pem == cert_pem && current.key_pem == key_pem {
                 return Ok(false);
             }
@@ -90,7 +91,7 @@ impl ReloadingServingCert {
             &key_pem,
             &self.provider,
         )?;
-        *self.current.write().expect("serving cert lock") = Loaded {
+        *self.current.write() = Loaded {
             cert_pem,
             key_pem,
             key,
@@ -122,7 +123,7 @@ impl ReloadingServingCert {
 
 impl ResolvesServerCert for ReloadingServingCert {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.current.read().expect("serving cert lock").key.clone())
+        Some(self.current.read().key.clone())
     }
 }
 
@@ -200,7 +201,7 @@ mod tests {
     }
 
     fn served_leaf(cert: &ReloadingServingCert) -> Vec<u8> {
-        let current = cert.current.read().unwrap();
+        let current = cert.current.read();
         current.key.cert[0].as_ref().to_vec()
     }
 

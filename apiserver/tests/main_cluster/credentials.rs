@@ -1,7 +1,10 @@
 //! Pull secrets reach only the agent of the node that pulls: the NodeImage `credentials`
-//! subresource answers node c1's identities (node certificate, node-bound service-account
-//! token) with c1's secrets, refuses c2's identities, and a missing Secret leaves a warning
-//! Event on the job. The agent's side fetches and matches them over HTTP.
+//! subresource answers node c1's identities (node certificate, the configured agent service
+//! account with a node-bound token) with c1's secrets, refuses c2's identities and any other
+//! service account, and a missing Secret leaves a warning Event on the job. A node cannot
+//! write a Secret reference into its own NodeImage, and one written there anyway is never
+//! handed out: credentials follow the jobs. The agent's side fetches and matches them over
+//! HTTP.
 
 use axum::Router;
 use axum::body::Body;
@@ -11,10 +14,14 @@ use k8s_openapi::api::authentication::v1::{TokenRequest, TokenReview};
 use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
 use kube::Api;
 use kube::api::PostParams;
+use prepull_api::node_image::ReferenceObject;
+use prepull_api::{ApiVersion, Kind};
 use prepull_apiserver::auth::UserInfo;
 use prepull_apiserver::auth::authorize::NODES_GROUP;
+use prepull_apiserver::auth::delegated::NODE_NAME_EXTRA;
+use prepull_apiserver::auth::node_restriction::NodeRestriction;
 use prepull_apiserver::main_cluster::events::PULL_SECRET_NOT_FOUND;
-use prepull_apiserver::main_cluster::node_identity::NODE_NAME_EXTRA;
+use prepull_apiserver::registry::{Body as WriteBody, Subresource, WriteParams};
 use prepull_nodeagent::handed_credentials::HandedCredentials;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -24,11 +31,14 @@ use super::support::{World, event_note};
 
 const IMAGE: &str = "127.0.0.1:5999/team/app";
 const PASSWORD: &str = "s3cret-pw";
+const FOREIGN_PASSWORD: &str = "kube-system-only";
 
 fn node_user(node: &str) -> UserInfo {
     UserInfo::authenticated(format!("system:node:{node}"), vec![NODES_GROUP.into()])
 }
 
+/// The configured agent service account with a token bound to a Pod on `node`, as the
+/// authenticator marks it.
 fn agent_account_on(node: &str) -> UserInfo {
     let mut user = UserInfo::authenticated(
         "system:serviceaccount:prepull-system:prepull-agent".into(),
@@ -36,6 +46,7 @@ fn agent_account_on(node: &str) -> UserInfo {
     );
     user.extra
         .insert(NODE_NAME_EXTRA.into(), vec![node.to_owned()]);
+    user.acts_for_node = Some(node.to_owned());
     user
 }
 
@@ -109,7 +120,15 @@ pub async fn only_the_agent_of_the_pulling_node_gets_the_pull_secrets(world: &Wo
     );
 
     let routes: Router = world.main_cluster().routes();
-    let real_agent = node_bound_identity(world, "c1").await;
+    let reviewed = node_bound_identity(world, "c1").await;
+    let (status, body) = ask(&routes, "c1", reviewed.clone()).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a service account that is not a configured agent is no node, whatever its token: {body}"
+    );
+    let mut real_agent = reviewed;
+    real_agent.acts_for_node = Some("c1".to_owned());
     for user in [node_user("c1"), agent_account_on("c1"), real_agent] {
         let (status, body) = ask(&routes, "c1", user.clone()).await;
         assert_eq!(status, StatusCode::OK, "{} gets c1's: {body}", user.name);
@@ -140,7 +159,88 @@ pub async fn only_the_agent_of_the_pulling_node_gets_the_pull_secrets(world: &Wo
     assert!(note.contains("creds/absent"), "{note}");
     assert!(!note.contains(PASSWORD));
 
+    a_secret_in_the_node_image_is_never_handed(world, &routes, &auths).await;
     the_agent_fetches_and_matches_its_credentials(routes).await;
+}
+
+/// Node c1 adding a kube-system Secret to its own NodeImage is refused (403); written there
+/// anyway (as if by someone else), it is still never handed to c1: only the job's are.
+async fn a_secret_in_the_node_image_is_never_handed(world: &World, routes: &Router, auths: &Value) {
+    let foreign: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "cluster-admin-pull"},
+        "type": "kubernetes.io/dockerconfigjson",
+        "stringData": {".dockerconfigjson": json!({"auths": {"127.0.0.1:5999": {
+            "username": "root", "password": FOREIGN_PASSWORD}}}).to_string()},
+    }))
+    .expect("a secret");
+    Api::<Secret>::namespaced(world.client.clone(), "kube-system")
+        .create(&PostParams::default(), &foreign)
+        .await
+        .expect("create the foreign secret");
+    let store = world.registry.store(Kind::NodeImage);
+    let with_foreign = || async {
+        let mut node = world.node_image("c1").await.expect("NodeImage c1");
+        node.spec
+            .images
+            .get_mut(IMAGE)
+            .expect("the task")
+            .pull_secrets
+            .push(ReferenceObject {
+                namespace: "kube-system".into(),
+                name: "cluster-admin-pull".into(),
+                ..ReferenceObject::default()
+            });
+        WriteBody::Value(serde_json::to_value(&node).expect("json"))
+    };
+    let c1 = node_user("c1");
+    let refused = store
+        .update_checked(
+            None,
+            "c1",
+            with_foreign().await,
+            ApiVersion::V1alpha1,
+            Subresource::Main,
+            &WriteParams::default(),
+            &NodeRestriction::new(&c1, Kind::NodeImage),
+        )
+        .await
+        .expect_err("a node may not write its NodeImage's spec");
+    assert_eq!(refused.code, StatusCode::FORBIDDEN);
+    assert!(
+        refused.message.contains(r#"node "c1" may not modify spec"#),
+        "{}",
+        refused.message
+    );
+    let mut written = false;
+    let params = WriteParams::default();
+    for _ in 0..10 {
+        let body = with_foreign().await;
+        let update = store.update(
+            None,
+            "c1",
+            body,
+            ApiVersion::V1alpha1,
+            Subresource::Main,
+            &params,
+        );
+        match update.await {
+            Ok(_) => {
+                written = true;
+                break;
+            }
+            Err(err) if err.code == StatusCode::CONFLICT => continue,
+            Err(err) => panic!("writing the NodeImage: {}", err.message),
+        }
+    }
+    assert!(written, "the NodeImage write kept conflicting");
+    let (status, body) = ask(routes, "c1", node_user("c1")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["configs"],
+        json!([{ "auths": auths }]),
+        "only the job's Secret"
+    );
+    assert!(!body.to_string().contains(FOREIGN_PASSWORD));
 }
 
 /// The agent's side, over HTTP: the routes served on a loopback port, the caller being

@@ -3,8 +3,9 @@
 //! [`StandInAgents`], which answer NodeImage tasks the way node agents do (status at the
 //! spec's version) so the scheduler's inputs can be driven without containerd.
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -246,7 +247,6 @@ impl StandInAgents {
     pub fn answered_versions(&self, node: &str, image: &str, tag: &str) -> Vec<i64> {
         self.answered
             .lock()
-            .unwrap()
             .iter()
             .filter(|(n, i, t, _)| n == node && i == image && t == tag)
             .map(|(_, _, _, version)| *version)
@@ -280,12 +280,8 @@ async fn answer_tasks(registry: &Registry, name: &str, answer: &Answer, seen: &A
                 {
                     continue;
                 }
-                seen.lock().unwrap().insert((
-                    name.to_owned(),
-                    image.clone(),
-                    tag.tag.clone(),
-                    tag.version,
-                ));
+                seen.lock()
+                    .insert((name.to_owned(), image.clone(), tag.tag.clone(), tag.version));
                 entry.tags.retain(|t| t.tag != tag.tag);
                 let (phase, message) = match answer {
                     Answer::Fail(message) => (ImagePullPhase::Failed, message.clone()),

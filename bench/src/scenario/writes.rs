@@ -1,7 +1,7 @@
 //! S1 writes: create, PUT update with resourceVersion, and status merge patch of
 //! ImagePullJobs, at 1, 16 and 64 concurrent clients (one connection each).
 
-use std::sync::Mutex;
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -56,7 +56,7 @@ pub async fn run(endpoint: &Endpoint, phase: Duration) -> Result<Value> {
                         )
                         .await?;
                     let rv = resource_version(&body)?;
-                    created.lock().expect("lock").push((name, rv));
+                    created.lock().push((name, rv));
                     Ok(true)
                 }
             },
@@ -72,7 +72,7 @@ pub async fn run(endpoint: &Endpoint, phase: Duration) -> Result<Value> {
             |connection, worker, step| {
                 let created = &created[worker];
                 async move {
-                    let Some((name, rv)) = created.lock().expect("lock").get(step).cloned() else {
+                    let Some((name, rv)) = created.lock().get(step).cloned() else {
                         return Ok(false);
                     };
                     let body = connection
@@ -83,7 +83,7 @@ pub async fn run(endpoint: &Endpoint, phase: Duration) -> Result<Value> {
                             Bytes::from(job(&name, 6, Some(&rv)).to_string()),
                         )
                         .await?;
-                    created.lock().expect("lock")[step].1 = resource_version(&body)?;
+                    created.lock()[step].1 = resource_version(&body)?;
                     Ok(true)
                 }
             },
@@ -99,7 +99,7 @@ pub async fn run(endpoint: &Endpoint, phase: Duration) -> Result<Value> {
             |connection, worker, step| {
                 let created = &created[worker];
                 async move {
-                    let Some((name, _)) = created.lock().expect("lock").get(step).cloned() else {
+                    let Some((name, _)) = created.lock().get(step).cloned() else {
                         return Ok(false);
                     };
                     connection

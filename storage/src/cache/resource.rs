@@ -1,8 +1,9 @@
 //! The cached state of one prefix (one resource): the current objects in key order and the
 //! history ring of recent changes, behind one lock, plus the signal that wakes its watchers.
 
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::collections::BTreeMap;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
 
 use tokio::sync::watch;
 
@@ -67,11 +68,11 @@ impl Resource {
     // (every change is applied with plain map operations that do not panic half-way), so a
     // poisoned lock is still safe to use.
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, ResourceState> {
-        self.state.read().unwrap_or_else(PoisonError::into_inner)
+        self.state.read()
     }
 
     pub(crate) fn write(&self) -> RwLockWriteGuard<'_, ResourceState> {
-        self.state.write().unwrap_or_else(PoisonError::into_inner)
+        self.state.write()
     }
 
     pub(crate) fn subscribe(&self) -> watch::Receiver<Revision> {

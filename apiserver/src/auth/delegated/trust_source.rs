@@ -1,7 +1,8 @@
 //! Keeps the current [`AuthenticationTrust`]: read once at start, then followed with a watch on
 //! the ConfigMap, so a rotated front-proxy or client CA is trusted without a restart.
 
-use std::sync::{Arc, RwLock};
+use parking_lot::RwLock;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -81,12 +82,12 @@ impl TrustSource {
 
     /// The trust material in force now.
     pub fn current(&self) -> Arc<AuthenticationTrust> {
-        self.current.read().expect("trust lock").clone()
+        self.current.read().clone()
     }
 
     /// Replaces the trust material.
     pub fn set(&self, trust: AuthenticationTrust) {
-        *self.current.write().expect("trust lock") = Arc::new(trust);
+        *self.current.write() = Arc::new(trust);
     }
 
     async fn follow(&self, api: Api<ConfigMap>) {

@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 
 use super::Call;
-use crate::auth::node_restriction;
+use crate::auth::node_restriction::NodeRestriction;
 use crate::http::body;
 use crate::http::negotiate::Endpoint;
 use crate::http::query;
@@ -16,7 +16,7 @@ use crate::http::status::ApiError;
 use crate::registry::Written;
 
 /// `POST .../<resource>`: 201 with the created object (also for `dryRun=All`). A node may
-/// create only its own NodeImage ([`node_restriction`]).
+/// create only its own NodeImage ([`NodeRestriction`]).
 pub async fn create(call: Call) -> Result<Response, ApiError> {
     let presenter = call.presenter(Endpoint::Object)?;
     let params = query::write_params(&call.query, "CreateOptions", call.user_agent())?;
@@ -31,13 +31,14 @@ pub async fn create(call: Call) -> Result<Response, ApiError> {
             body,
             call.target.version,
             &params,
-            |name| node_restriction::check_create(&call.user, call.target.kind, name),
+            &NodeRestriction::new(&call.user, call.target.kind),
         )
         .await?;
     Ok(respond(&presenter, &written))
 }
 
-/// `PUT .../<resource>/<name>[/status]`: 200 with the stored object.
+/// `PUT .../<resource>/<name>[/status]`: 200 with the stored object. A node may change only
+/// the status and labels of its own NodeImage ([`NodeRestriction`]).
 pub async fn update(call: Call) -> Result<Response, ApiError> {
     let presenter = call.presenter(Endpoint::Object)?;
     let params = query::write_params(&call.query, "UpdateOptions", call.user_agent())?;
@@ -47,13 +48,14 @@ pub async fn update(call: Call) -> Result<Response, ApiError> {
         .state
         .registry
         .store(call.target.kind)
-        .update(
+        .update_checked(
             call.target.namespace(),
             &call.target.name,
             body,
             call.target.version,
             call.target.subresource,
             &params,
+            &NodeRestriction::new(&call.user, call.target.kind),
         )
         .await?;
     Ok(respond(&presenter, &written))
@@ -61,7 +63,7 @@ pub async fn update(call: Call) -> Result<Response, ApiError> {
 
 /// `PATCH .../<resource>/<name>[/status]` with a JSON patch, merge patch, strategic merge
 /// patch or apply patch: 200 with the stored object, 201 when an apply patch created it (a
-/// node may create only its own NodeImage, as with POST).
+/// node may create only its own NodeImage, as with POST, and change only what PUT lets it).
 pub async fn patch(call: Call) -> Result<Response, ApiError> {
     let presenter = call.presenter(Endpoint::Object)?;
     let params = query::write_params(&call.query, "PatchOptions", call.user_agent())?;
@@ -78,7 +80,7 @@ pub async fn patch(call: Call) -> Result<Response, ApiError> {
             call.target.version,
             call.target.subresource,
             &params,
-            |name| node_restriction::check_create(&call.user, call.target.kind, name),
+            &NodeRestriction::new(&call.user, call.target.kind),
         )
         .await?;
     Ok(respond(&presenter, &written))

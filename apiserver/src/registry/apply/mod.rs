@@ -29,6 +29,7 @@ use super::params::{Body, Subresource, WriteParams};
 use super::schema_node::SchemaNode;
 use super::store::ResourceStore;
 use super::update::Target;
+use super::write_guard::WriteGuard;
 use super::write_pipeline::BodyOrigin;
 use crate::http::status::ApiError;
 use ownership::Applier;
@@ -37,8 +38,8 @@ impl ResourceStore {
     /// Applies `config` (the parsed apply patch) to the `target` object through the main
     /// resource or `/status`, as manager `params.field_manager` (required: 422 without it), taking
     /// conflicting fields when `params.force`. A missing object is created from `config`
-    /// (main resource only; `/status` of a missing object is 404), after `check` approves its
-    /// name. Errors: 400 for a config that is not an object or carries managedFields, 409
+    /// (main resource only; `/status` of a missing object is 404); `guard` is asked about
+    /// either. Errors: 400 for a config that is not an object or carries managedFields, 409
     /// with `FieldManagerConflict` causes for conflicts, and whatever a patch or create of
     /// the result would answer.
     pub(super) async fn apply(
@@ -46,7 +47,7 @@ impl ResourceStore {
         target: &Target<'_>,
         config: &Value,
         params: &WriteParams,
-        check: impl Fn(&str) -> Result<(), ApiError>,
+        guard: &dyn WriteGuard,
     ) -> Result<Written, ApiError> {
         let Target {
             namespace,
@@ -75,7 +76,7 @@ impl ResourceStore {
         let kind = self.kind;
         let clock = self.clock.clone();
         let updated = self
-            .write_existing(target, params, how, |current| {
+            .write_existing(target, params, how, guard, |current| {
                 let mut live = (*current.value()).clone();
                 present_value(kind, &mut live, version);
                 let applied = ownership::apply(&live, config, &applier, &clock.now_time())
@@ -93,7 +94,7 @@ impl ResourceStore {
                 )
                 .map_err(|c| errors::apply_conflict(c.message(), c.0))?;
                 name_from_url(&mut object, namespace, name);
-                self.create_as(namespace, Body::Value(object), version, params, how, check)
+                self.create_as(namespace, Body::Value(object), version, params, how, guard)
                     .await
             }
             other => other,
