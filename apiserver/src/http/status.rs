@@ -262,14 +262,16 @@ impl ApiError {
         )
     }
 
-    /// The `metav1.Status` body.
+    /// The `metav1.Status` body. Messages are bounded excerpts ([`MAX_MESSAGE_BYTES`] for the
+    /// message, [`MAX_CAUSE_BYTES`] per cause, at most [`MAX_CAUSES`] causes): an error never
+    /// echoes back the whole of what it refuses.
     pub fn status(&self) -> serde_json::Value {
         let mut status = serde_json::json!({
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
             "status": "Failure",
-            "message": self.message,
+            "message": excerpt(&self.message, MAX_MESSAGE_BYTES),
             "reason": self.reason,
             "code": self.code.as_u16(),
         });
@@ -288,9 +290,19 @@ impl ApiError {
             details.insert("kind".into(), kind.into());
         }
         if !self.causes.is_empty() {
+            let causes: Vec<Cause> = self
+                .causes
+                .iter()
+                .take(MAX_CAUSES)
+                .map(|cause| Cause {
+                    reason: excerpt(&cause.reason, MAX_CAUSE_BYTES).into_owned(),
+                    message: excerpt(&cause.message, MAX_CAUSE_BYTES).into_owned(),
+                    field: excerpt(&cause.field, MAX_CAUSE_BYTES).into_owned(),
+                })
+                .collect();
             details.insert(
                 "causes".into(),
-                serde_json::to_value(&self.causes).expect("causes serialize"),
+                serde_json::to_value(&causes).expect("causes serialize"),
             );
         }
         if let Some(seconds) = self.retry_after_seconds {
@@ -301,6 +313,25 @@ impl ApiError {
         }
         status
     }
+}
+
+/// Longest `message` of a Status, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+/// Longest text of one cause, in bytes.
+pub const MAX_CAUSE_BYTES: usize = 1024;
+/// Most causes a Status lists.
+pub const MAX_CAUSES: usize = 100;
+
+/// `text` cut to at most `max` bytes (at a character boundary), saying how much was left out.
+fn excerpt(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} more bytes)", &text[..end], text.len() - end).into()
 }
 
 impl IntoResponse for ApiError {
@@ -322,6 +353,33 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_echoes_only_an_excerpt_of_what_it_refuses() {
+        let huge = format!("invalid value: \"{}\"", "é".repeat(1_000_000));
+        let mut err = ApiError::bad_request(huge.clone());
+        err.causes = (0..1000)
+            .map(|_| Cause {
+                reason: "FieldValueInvalid".into(),
+                message: huge.clone(),
+                field: "metadata.annotations".into(),
+            })
+            .collect();
+        let body = serde_json::to_vec(&err.status()).unwrap();
+        assert!(body.len() < 200_000, "{} bytes", body.len());
+        let status = err.status();
+        let message = status["message"].as_str().unwrap();
+        assert!(message.len() < MAX_MESSAGE_BYTES + 40);
+        assert!(
+            message.ends_with("more bytes)"),
+            "{}",
+            &message[message.len() - 40..]
+        );
+        assert_eq!(
+            status["details"]["causes"].as_array().unwrap().len(),
+            MAX_CAUSES
+        );
+    }
 
     fn job(name: &str) -> Subject {
         Subject::new("apps.kruise.io", "imagepulljobs", name)

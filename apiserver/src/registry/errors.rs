@@ -160,6 +160,13 @@ pub(crate) fn invalid_patch_result(patched: &str, detail: &str) -> ApiError {
     err
 }
 
+/// 413 for a JSON patch whose copies would grow the object past `limit` bytes.
+pub(crate) fn patch_too_large(limit: usize) -> ApiError {
+    ApiError::entity_too_large(format!(
+        "the patched object would exceed {limit} bytes (a JSON patch's copy operations)"
+    ))
+}
+
 /// 422 for a JSON patch operation that cannot be applied (a failed `test`, a missing path).
 pub(crate) fn patch_not_applicable(detail: String) -> ApiError {
     let mut err = status(

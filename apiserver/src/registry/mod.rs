@@ -29,6 +29,7 @@ mod node_image;
 mod object;
 mod params;
 mod patch;
+mod patch_budget;
 mod read_revision;
 mod schema_node;
 mod selectors;

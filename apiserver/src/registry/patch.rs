@@ -12,6 +12,7 @@ use super::create::How;
 use super::errors;
 use super::managed_fields::Recording;
 use super::params::{Body, Patch, Subresource, WriteParams};
+use super::patch_budget;
 use super::schema_node::SchemaNode;
 use super::store::ResourceStore;
 use super::strategic_merge::{self, StrategicMergeError};
@@ -19,6 +20,9 @@ use super::update::Target;
 use super::write_guard::{Unguarded, WriteGuard};
 use super::write_pipeline::BodyOrigin;
 use crate::http::status::ApiError;
+
+/// Largest object a JSON patch may produce: what storage would accept.
+const MAX_PATCHED_OBJECT_BYTES: usize = prepull_storage::MAX_VALUE_BYTES;
 
 /// Most operations one JSON patch may hold (kube-apiserver's limit).
 const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
@@ -60,8 +64,9 @@ impl PatchDocument {
 
     fn apply(&self, document: &mut Value, schema: SchemaNode) -> Result<(), ApiError> {
         match self {
-            PatchDocument::Json(operations) => json_patch::patch(document, &operations.0)
-                .map_err(|e| errors::patch_not_applicable(e.to_string())),
+            PatchDocument::Json(operations) => {
+                patch_budget::apply_bounded(document, &operations.0, MAX_PATCHED_OBJECT_BYTES)
+            }
             PatchDocument::Merge(patch) => {
                 json_patch::merge(document, patch);
                 Ok(())
@@ -86,7 +91,8 @@ impl ResourceStore {
     /// namespace, kind or apiVersion is refused (400 for name and namespace, 422 for kind and
     /// apiVersion); strict-decoding problems in the result are 422 on field `patch`, as
     /// kube-apiserver reports them for patches. Malformed patches are 400, JSON patches over
-    /// 10000 operations 413, operations that do not apply 422. Apply patches are server-side
+    /// 10000 operations or growing the object past what storage holds 413, operations that do
+    /// not apply 422. Apply patches are server-side
     /// apply ([`ResourceStore::apply`]).
     pub async fn patch(
         &self,

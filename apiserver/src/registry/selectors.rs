@@ -21,13 +21,28 @@ pub(crate) struct Selectors {
     namespaced: bool,
 }
 
+/// Longest label or field selector accepted, in bytes: far past any real one (label values
+/// are at most 63 characters), short enough that parsing one is cheap.
+pub(crate) const MAX_SELECTOR_BYTES: usize = 32 * 1024;
+
 impl Selectors {
-    /// Parses both selectors for `kind` (400 for a malformed selector or an unsupported field).
+    /// Parses both selectors for `kind` (400 for a malformed selector, one longer than
+    /// [`MAX_SELECTOR_BYTES`], or an unsupported field).
     pub(crate) fn parse(
         kind: Kind,
         label_selector: Option<&str>,
         field_selector: Option<&str>,
     ) -> Result<Selectors, ApiError> {
+        for (name, selector) in [
+            ("labelSelector", label_selector),
+            ("fieldSelector", field_selector),
+        ] {
+            if selector.is_some_and(|s| s.len() > MAX_SELECTOR_BYTES) {
+                return Err(ApiError::bad_request(format!(
+                    "{name}: Too long: may not be more than {MAX_SELECTOR_BYTES} bytes"
+                )));
+            }
+        }
         let labels = parse_label_query(label_selector.unwrap_or_default())
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let fields = parse_field_query(field_selector.unwrap_or_default())
@@ -102,6 +117,21 @@ mod tests {
 
     fn job(name: &str, namespace: &str, labels: Value) -> Value {
         json!({"metadata": {"name": name, "namespace": namespace, "labels": labels}})
+    }
+
+    #[test]
+    fn overlong_selectors_are_refused_before_parsing() {
+        let long = format!("a in ({})", vec!["x"; MAX_SELECTOR_BYTES].join(","));
+        let err = Selectors::parse(Kind::NodeImage, Some(&long), None)
+            .err()
+            .unwrap();
+        assert_eq!(err.code.as_u16(), 400);
+        assert!(
+            err.message.starts_with("labelSelector: Too long"),
+            "{}",
+            err.message
+        );
+        assert!(Selectors::parse(Kind::NodeImage, None, Some(&long)).is_err());
     }
 
     #[test]
