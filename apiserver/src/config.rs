@@ -149,6 +149,7 @@ impl Config {
                 tls,
                 http2_max_streams: options.http2_max_streams,
                 max_connections: options.max_connections,
+                header_read_timeout: crate::serve::HEADER_READ_TIMEOUT,
                 shutdown_timeout: Duration::from_secs(options.shutdown_timeout_seconds),
             },
             standalone,

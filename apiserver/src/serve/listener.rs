@@ -1,4 +1,6 @@
-//! The accept loop.
+//! The accept loop, and what bounds a connection: a TLS handshake within 10 s, request
+//! headers within [`HEADER_READ_TIMEOUT`] (also the idle limit of an HTTP/1 connection between
+//! requests), HTTP/2 keepalive pings, and at most `max_connections` open at once.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -36,6 +38,9 @@ pub struct ServingConfig {
     pub http2_max_streams: u32,
     /// Client connections open at once; one past it is closed as soon as it is accepted.
     pub max_connections: usize,
+    /// How long a client may take to send a request's headers, and an HTTP/1 connection may
+    /// sit idle between requests ([`HEADER_READ_TIMEOUT`] unless a test shortens it).
+    pub header_read_timeout: Duration,
     pub shutdown_timeout: Duration,
 }
 
@@ -63,7 +68,7 @@ pub async fn serve_on(
     let mut http = auto::Builder::new(TokioExecutor::new());
     http.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(config.header_read_timeout);
     http.http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(config.http2_max_streams)

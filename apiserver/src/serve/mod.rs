@@ -11,7 +11,7 @@ mod shutdown;
 mod tls;
 
 pub use client_cert_request::{RequestClientCertificate, cluster_tls_config};
-pub use listener::{ServingConfig, serve, serve_on};
+pub use listener::{HEADER_READ_TIMEOUT, ServingConfig, serve, serve_on};
 pub use serving_cert::{ReloadingServingCert, ServingCertError};
 pub use shutdown::shutdown_signal;
 pub use tls::{PeerCertificates, server_tls_config};

@@ -3,5 +3,6 @@
 mod errors;
 mod hostile;
 mod resources;
+mod slow_clients;
 mod support;
 mod watch;

@@ -55,6 +55,57 @@ async fn owners(world: &World, node: &str, image: &str, tag: &str) -> Vec<String
         .unwrap_or_default()
 }
 
+/// Jobs with deadlines and TTLs at the top of their types, and nodes reporting times in the
+/// year 9999 and versions at `i64::MAX`, leave the scheduler working: every job completes,
+/// and an ordinary job created afterwards too (before, the first such job made scheduler
+/// workers panic and the next one never started).
+#[tokio::test]
+async fn overflowing_deadlines_and_year_9999_statuses_leave_the_scheduler_working() {
+    let world = World::start().await;
+    for name in ["n1", "n2"] {
+        world.register_node(name, &[]).await;
+    }
+    let _agents = StandInAgents::start(world.registry.clone(), |_| Answer::SucceedHostile).await;
+    for i in 0..6 {
+        world
+            .create_job(
+                &format!("huge-{i}"),
+                json!({
+                    "image": "nginx:1.27",
+                    "completionPolicy": {
+                        "activeDeadlineSeconds": i64::MAX,
+                        "ttlSecondsAfterFinished": i32::MAX,
+                    },
+                    "pullPolicy": {"timeoutSeconds": i32::MAX, "backoffLimit": i32::MAX},
+                }),
+            )
+            .await;
+    }
+    for i in 0..6 {
+        let status = world
+            .finished_job(&format!("huge-{i}"))
+            .await
+            .status
+            .unwrap();
+        assert_eq!((status.desired, status.succeeded), (2, 2), "{status:?}");
+    }
+    world
+        .create_job("overflow", json!({"image": "nginx:overflow"}))
+        .await;
+    world
+        .create_job("ordinary", json!({"image": "busybox:1.36"}))
+        .await;
+    for name in ["overflow", "ordinary"] {
+        let status = world.finished_job(name).await.status.unwrap();
+        assert_eq!(
+            (status.desired, status.succeeded),
+            (2, 2),
+            "{name}: {status:?}"
+        );
+    }
+    world.stop().await;
+}
+
 #[tokio::test]
 async fn a_job_without_selector_completes_on_every_node() {
     let world = World::start().await;

@@ -204,6 +204,9 @@ pub enum Answer {
     Fail(String),
     /// Never answers (a node that is stuck or gone quiet).
     Ignore,
+    /// Succeeds with hostile numbers: start and completion in the year 9999, and a status
+    /// entry for tag `overflow` of each image at version `i64::MAX`.
+    SucceedHostile,
 }
 
 /// Answers every task on every NodeImage by writing its status at the spec's version, as
@@ -287,15 +290,31 @@ async fn answer_tasks(registry: &Registry, name: &str, answer: &Answer, seen: &A
                     Answer::Fail(message) => (ImagePullPhase::Failed, message.clone()),
                     _ => (ImagePullPhase::Succeeded, String::new()),
                 };
+                let hostile = *answer == Answer::SucceedHostile;
+                let when = if hostile {
+                    k8s_openapi::jiff::Timestamp::MAX
+                } else {
+                    k8s_openapi::jiff::Timestamp::now()
+                };
                 entry.tags.push(ImageTagStatus {
                     tag: tag.tag.clone(),
-                    phase,
+                    phase: phase.clone(),
                     progress: 100,
-                    completion_time: Some(Time(k8s_openapi::jiff::Timestamp::now())),
+                    start_time: hostile.then(|| Time(when)),
+                    completion_time: Some(Time(when)),
                     version: tag.version,
                     message,
                     ..ImageTagStatus::default()
                 });
+                if hostile && !entry.tags.iter().any(|t| t.tag == "overflow") {
+                    entry.tags.push(ImageTagStatus {
+                        tag: "overflow".into(),
+                        phase,
+                        version: i64::MAX,
+                        completion_time: Some(Time(when)),
+                        ..ImageTagStatus::default()
+                    });
+                }
                 changed = true;
             }
         }
