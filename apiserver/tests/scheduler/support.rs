@@ -300,7 +300,7 @@ async fn answer_tasks(registry: &Registry, name: &str, answer: &Answer, seen: &A
                     tag: tag.tag.clone(),
                     phase: phase.clone(),
                     progress: 100,
-                    start_time: hostile.then(|| Time(when)),
+                    start_time: hostile.then_some(Time(when)),
                     completion_time: Some(Time(when)),
                     version: tag.version,
                     message,
