@@ -81,8 +81,9 @@ pub fn node_name(user: &UserInfo) -> Option<&str> {
 
 /// Whether the node identity `user` may make the NodeImage request `r`: read, watch and update
 /// its own NodeImage (lists and watches narrowed to it by `fieldSelector=metadata.name=<node>`),
-/// and create NodeImages ([`node_restriction`](super::node_restriction) then admits only its
-/// own). False for every other request and for users that are not nodes.
+/// and create NodeImages. [`node_restriction`](super::node_restriction) then narrows writes by
+/// their bodies: only its own NodeImage is created, and only its status and labels change.
+/// False for every other request and for users that are not nodes.
 pub fn node_may(user: &UserInfo, r: &ResourceRequest) -> bool {
     let Some(node) = node_name(user) else {
         return false;
