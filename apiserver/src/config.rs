@@ -12,7 +12,9 @@ use crate::cluster::ClusterConfig;
 use crate::feature_gates::FeatureGates;
 use crate::options::Options;
 use crate::scheduler::SchedulerOptions;
-use crate::serve::{ServingConfig, cluster_tls_config, server_tls_config};
+use crate::serve::{
+    ReloadingServingCert, ServingConfig, cluster_tls_config, server_tls_config_resolving,
+};
 use crate::standalone::{kubeconfig, pki};
 
 /// The server's configuration, built from [`Options`].
@@ -88,6 +90,12 @@ pub struct StandaloneConfig {
     pub url: String,
     /// The admin kubeconfig written for this run.
     pub kubeconfig: PathBuf,
+    /// `<data-dir>/pki`: the CA, the certificates, the node certificate records.
+    pub pki_dir: PathBuf,
+    /// `--tls-san`: extra names of the serving certificate.
+    pub tls_sans: Vec<String>,
+    /// The serving certificate the listener serves, re-read when it is renewed.
+    pub serving_cert: Arc<ReloadingServingCert>,
 }
 
 impl Config {
@@ -177,13 +185,18 @@ impl Config {
 /// The standalone PKI (made once in `<data-dir>/pki`), its TLS configuration and the admin
 /// kubeconfig.
 fn prepare_standalone(options: &Options) -> Result<(Arc<rustls::ServerConfig>, StandaloneConfig)> {
-    let pki = pki::Pki::ensure(&options.data_dir.join("pki"), &options.tls_sans)
+    let pki_dir = options.data_dir.join("pki");
+    let pki = pki::Pki::ensure(&pki_dir, &options.tls_sans)
         .context("preparing the standalone certificates")?;
-    let tls = server_tls_config(
-        &pki.serving.cert_pem,
-        &pki.serving.key_pem,
-        Some(&pki.ca.cert_pem),
-    )?;
+    let serving_cert = Arc::new(
+        ReloadingServingCert::load(
+            &pki_dir.join("serving.crt"),
+            &pki_dir.join("serving.key"),
+            crypto_provider(),
+        )
+        .context("loading the serving certificate")?,
+    );
+    let tls = server_tls_config_resolving(serving_cert.clone(), Some(&pki.ca.cert_pem))?;
     let url = format!(
         "https://{}",
         SocketAddr::new(client_host(options.bind_address), options.secure_port)
@@ -196,6 +209,9 @@ fn prepare_standalone(options: &Options) -> Result<(Arc<rustls::ServerConfig>, S
         StandaloneConfig {
             url,
             kubeconfig: kubeconfig_path,
+            pki_dir,
+            tls_sans: options.tls_sans.clone(),
+            serving_cert,
         },
     ))
 }

@@ -112,6 +112,17 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
     let watches = state.shutdown.clone();
     let health = state.health.clone();
     if let Some(standalone) = &config.standalone {
+        state.authenticator = Arc::new(
+            auth::authenticate::CertificateAuthenticator::with_revocations(Arc::new(
+                standalone::node_certificates::RevokedCertificates::new(&standalone.pki_dir),
+            )),
+        );
+        tokio::spawn(standalone::cert_renewal::run(
+            standalone.pki_dir.clone(),
+            standalone.tls_sans.clone(),
+            standalone.serving_cert.clone(),
+            state.shutdown.clone(),
+        ));
         println!("Prepull API server: {}", standalone.url);
         println!("  export KUBECONFIG={}", standalone.kubeconfig.display());
     }

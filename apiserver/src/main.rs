@@ -27,6 +27,21 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some(options::Command::RevokeNode { node }) = &options.command {
+        return match prepull_apiserver::standalone::node_kubeconfig::revoke(&options, node) {
+            Ok(revoked) => {
+                println!(
+                    "node {node:?}: {} certificate(s) revoked ({} already); the server refuses them from now on",
+                    revoked.newly, revoked.already
+                );
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("prepull-apiserver revoke-node: {err:#}");
+                ExitCode::from(64)
+            }
+        };
+    }
     if let Some(options::Command::Certs(certs)) = &options.command {
         return match prepull_apiserver::certs::write(certs) {
             Ok(written) => {

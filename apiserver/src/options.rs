@@ -231,6 +231,13 @@ pub enum Command {
         /// The node's name.
         node: String,
     },
+    /// Revoke every certificate issued to the node agent of NODE (standalone only): the
+    /// running server refuses them within a second (401). `node-kubeconfig NODE` afterwards
+    /// issues a new one that works.
+    RevokeNode {
+        /// The node's name.
+        node: String,
+    },
     /// Make the cluster-mode TLS material in --out: a CA (`ca.crt`, `ca.key`), the serving
     /// certificate for `<service>.<namespace>.svc` (`tls.crt`, `tls.key`) and a
     /// `kustomization.yaml` fragment; `manifests/` picks them up from `manifests/certs`.

@@ -8,8 +8,11 @@ use async_trait::async_trait;
 use axum::http::HeaderMap;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use std::sync::Arc;
+
 use super::UserInfo;
 use crate::serve::PeerCertificates;
+use crate::standalone::node_certificates::RevokedCertificates;
 
 /// What a request presents to prove who sends it.
 #[derive(Clone, Copy, Debug)]
@@ -31,9 +34,21 @@ pub trait Authenticator: Send + Sync + 'static {
     -> Result<UserInfo, Unauthenticated>;
 }
 
-/// Standalone authentication: the client certificate the TLS layer verified, or anonymous.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CertificateAuthenticator;
+/// Standalone authentication: the client certificate the TLS layer verified, or anonymous;
+/// a revoked certificate ([`RevokedCertificates`]) is refused (401).
+#[derive(Clone, Debug, Default)]
+pub struct CertificateAuthenticator {
+    revoked: Option<Arc<RevokedCertificates>>,
+}
+
+impl CertificateAuthenticator {
+    /// Refuses the certificates `revoked` lists.
+    pub fn with_revocations(revoked: Arc<RevokedCertificates>) -> CertificateAuthenticator {
+        CertificateAuthenticator {
+            revoked: Some(revoked),
+        }
+    }
+}
 
 #[async_trait]
 impl Authenticator for CertificateAuthenticator {
@@ -41,6 +56,14 @@ impl Authenticator for CertificateAuthenticator {
         &self,
         credentials: Credentials<'_>,
     ) -> Result<UserInfo, Unauthenticated> {
+        if let (Some(revoked), Some(leaf)) = (&self.revoked, credentials.certificates.0.first())
+            && revoked.is_revoked(leaf.as_ref())
+        {
+            let name = common_name(leaf.as_ref()).unwrap_or_default();
+            return Err(Unauthenticated(format!(
+                "the certificate of {name:?} was revoked"
+            )));
+        }
         Ok(user_from_certificates(credentials.certificates))
     }
 }

@@ -42,7 +42,7 @@ impl AppState {
     pub fn new(registry: Arc<Registry>, authorizer: Arc<dyn Authorizer>) -> AppState {
         AppState {
             registry,
-            authenticator: Arc::new(CertificateAuthenticator),
+            authenticator: Arc::new(CertificateAuthenticator::default()),
             authorizer,
             requests: RequestConfig::default(),
             shutdown: CancellationToken::new(),

@@ -14,4 +14,4 @@ pub use client_cert_request::{RequestClientCertificate, cluster_tls_config};
 pub use listener::{HEADER_READ_TIMEOUT, ServingConfig, serve, serve_on};
 pub use serving_cert::{ReloadingServingCert, ServingCertError};
 pub use shutdown::shutdown_signal;
-pub use tls::{PeerCertificates, server_tls_config};
+pub use tls::{PeerCertificates, server_tls_config, server_tls_config_resolving};

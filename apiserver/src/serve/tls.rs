@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use rustls::RootCertStore;
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{ResolvesServerCert, WebPkiClientVerifier};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -23,12 +23,35 @@ pub fn server_tls_config(
     key_pem: &str,
     client_ca_pem: Option<&str>,
 ) -> Result<Arc<rustls::ServerConfig>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .context("parsing the serving certificate")?;
     let key =
         PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).context("parsing the serving key")?;
+    let mut config = verifying_builder(client_ca_pem)?
+        .with_single_cert(certs, key)
+        .context("serving certificate and key do not match")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Like [`server_tls_config`], serving whatever certificate `resolver` holds at each
+/// handshake (standalone mode: [`super::ReloadingServingCert`] over the renewed files).
+pub fn server_tls_config_resolving(
+    resolver: Arc<dyn ResolvesServerCert>,
+    client_ca_pem: Option<&str>,
+) -> Result<Arc<rustls::ServerConfig>> {
+    let mut config = verifying_builder(client_ca_pem)?.with_cert_resolver(resolver);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A server configuration builder verifying client certificates against `client_ca_pem`
+/// when given (clients without one are accepted as anonymous).
+fn verifying_builder(
+    client_ca_pem: Option<&str>,
+) -> Result<rustls::ConfigBuilder<rustls::ServerConfig, rustls::server::WantsServerCert>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?;
@@ -48,9 +71,5 @@ pub fn server_tls_config(
         }
         None => builder.with_no_client_auth(),
     };
-    let mut config = builder
-        .with_single_cert(certs, key)
-        .context("serving certificate and key do not match")?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok(builder)
 }

@@ -7,10 +7,20 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, Result, bail};
 
-use super::{kubeconfig, pki};
+use super::{kubeconfig, node_certificates, pki};
 use crate::auth::authorize::{NODE_USER_PREFIX, NODES_GROUP};
 use crate::config::client_host;
 use crate::options::Options;
+
+/// `prepull-apiserver --standalone --data-dir DIR revoke-node NODE`: revokes every
+/// certificate issued to NODE ([`node_certificates`]); the running server refuses them
+/// within a second.
+pub fn revoke(options: &Options, node: &str) -> Result<node_certificates::Revoked> {
+    if !options.standalone {
+        bail!("revoke-node needs --standalone (node identities come from the standalone CA)");
+    }
+    node_certificates::revoke_node(&options.data_dir.join("pki"), node)
+}
 
 /// The kubeconfig text for node `node`, reaching the server `options` describe.
 pub fn render(options: &Options, node: &str) -> Result<String> {
@@ -20,12 +30,15 @@ pub fn render(options: &Options, node: &str) -> Result<String> {
     if node.is_empty() || node.contains(['/', ':']) || node.chars().any(char::is_whitespace) {
         bail!("{node:?} is not a valid node name");
     }
-    let pki = pki::Pki::ensure(&options.data_dir.join("pki"), &options.tls_sans)
+    let pki_dir = options.data_dir.join("pki");
+    let pki = pki::Pki::ensure(&pki_dir, &options.tls_sans)
         .context("loading the standalone certificates")?;
     let user = format!("{NODE_USER_PREFIX}{node}");
     let client = pki
         .issue_client(&user, &[NODES_GROUP])
         .context("issuing the node certificate")?;
+    node_certificates::record_issued(&pki_dir, node, &client.cert_pem)
+        .context("recording the node certificate")?;
     let url = format!(
         "https://{}",
         SocketAddr::new(client_host(options.bind_address), options.secure_port)

@@ -2,8 +2,12 @@
 //! kubeconfig and node certificate issued earlier stays valid across restarts.
 //!
 //! Files: `ca.crt`/`ca.key` (the CA, 10 years), `serving.crt`/`serving.key` (re-issued at every
-//! start for the current SANs, 1 year), `admin.crt`/`admin.key` (CN `prepull-admin`, O
-//! `system:masters`, made once). Keys are ECDSA P-256, written with mode 0600.
+//! start for the current SANs, 1 year, and while running when it has less than
+//! [`RENEW_BEFORE`] left: [`renew_serving_if_due`]), `admin.crt`/`admin.key` (CN
+//! `prepull-admin`, O `system:masters`, 1 year, re-issued at a start when it has less than
+//! [`RENEW_BEFORE`] left; the admin kubeconfig is written anew at every start). Keys are ECDSA
+//! P-256, written with mode 0600. Node certificates: see
+//! [`node_certificates`](super::node_certificates).
 
 use std::fs;
 use std::io::Write;
@@ -17,6 +21,11 @@ use rcgen::{
     Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use time::{Duration, OffsetDateTime};
+
+/// A certificate with less than this left is re-issued.
+pub const RENEW_BEFORE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+/// Days a leaf certificate (serving, admin, node) is valid.
+const LEAF_DAYS: i64 = 365;
 
 /// The admin identity written into the standalone kubeconfig.
 pub const ADMIN_USER: &str = "prepull-admin";
@@ -50,20 +59,18 @@ impl Pki {
         };
         let issuer = issuer(&ca)?;
         let admin = match read_pair(dir, "admin")? {
-            Some(admin) => admin,
-            None => write_pair(
+            Some(admin) if !expires_within(&admin.cert_pem, RENEW_BEFORE)? => admin,
+            _ => write_pair(
                 dir,
                 "admin",
                 &issue_client(&issuer, ADMIN_USER, &[ADMIN_GROUP])?,
             )?,
         };
-        let mut sans = vec![
-            "localhost".to_string(),
-            "127.0.0.1".to_string(),
-            "::1".to_string(),
-        ];
-        sans.extend(extra_sans.iter().cloned());
-        let serving = write_pair(dir, "serving", &issue_serving(&issuer, &sans)?)?;
+        let serving = write_pair(
+            dir,
+            "serving",
+            &issue_serving(&issuer, &serving_sans(extra_sans))?,
+        )?;
         Ok(Pki {
             dir: dir.to_path_buf(),
             ca,
@@ -81,6 +88,51 @@ impl Pki {
     pub fn ca_path(&self) -> PathBuf {
         self.dir.join("ca.crt")
     }
+}
+
+/// The serving certificate's names: `localhost`, `127.0.0.1`, `::1` and `extra_sans`.
+fn serving_sans(extra_sans: &[String]) -> Vec<String> {
+    let mut sans = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
+    sans.extend(extra_sans.iter().cloned());
+    sans
+}
+
+/// Re-issues the serving certificate in `dir` (for the same names) when it has less than
+/// `within` left, writing the key and then the certificate (a reader that sees the new key
+/// with the old certificate keeps serving the old pair: see
+/// [`crate::serve::ReloadingServingCert::reload`]). Returns whether it did.
+pub fn renew_serving_if_due(
+    dir: &Path,
+    extra_sans: &[String],
+    within: std::time::Duration,
+) -> Result<bool> {
+    let current = read_pair(dir, "serving")?;
+    if let Some(current) = &current
+        && !expires_within(&current.cert_pem, within)?
+    {
+        return Ok(false);
+    }
+    let ca = read_pair(dir, "ca")?.context("the CA is missing")?;
+    write_pair(
+        dir,
+        "serving",
+        &issue_serving(&issuer(&ca)?, &serving_sans(extra_sans))?,
+    )?;
+    Ok(true)
+}
+
+/// Whether the PEM certificate `cert_pem` expires less than `within` from now.
+pub fn expires_within(cert_pem: &str, within: std::time::Duration) -> Result<bool> {
+    let (_, pem) =
+        x509_parser::pem::parse_x509_pem(cert_pem.as_bytes()).context("parsing a certificate")?;
+    let cert = pem.parse_x509().context("parsing a certificate")?;
+    let not_after = cert.validity().not_after.timestamp();
+    let left = not_after.saturating_sub(OffsetDateTime::now_utc().unix_timestamp());
+    Ok(left < i64::try_from(within.as_secs()).unwrap_or(i64::MAX))
 }
 
 pub(crate) fn issuer(ca: &CertifiedKey) -> Result<Issuer<'static, KeyPair>> {
@@ -113,6 +165,14 @@ pub(crate) fn new_ca(common_name: &str) -> Result<CertifiedKey> {
 }
 
 pub(crate) fn issue_serving(issuer: &Issuer<'_, KeyPair>, sans: &[String]) -> Result<CertifiedKey> {
+    issue_serving_for(issuer, sans, LEAF_DAYS)
+}
+
+fn issue_serving_for(
+    issuer: &Issuer<'_, KeyPair>,
+    sans: &[String],
+    days: i64,
+) -> Result<CertifiedKey> {
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.distinguished_name = name("prepull-apiserver", &[]);
@@ -131,7 +191,7 @@ pub(crate) fn issue_serving(issuer: &Issuer<'_, KeyPair>, sans: &[String]) -> Re
         KeyUsagePurpose::KeyEncipherment,
     ];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    validity(&mut params, 365);
+    validity(&mut params, days);
     let cert = params.signed_by(&key, issuer)?;
     Ok(CertifiedKey {
         cert_pem: cert.pem(),
@@ -144,6 +204,15 @@ pub(crate) fn issue_client(
     user: &str,
     groups: &[&str],
 ) -> Result<CertifiedKey> {
+    issue_client_for(issuer, user, groups, LEAF_DAYS)
+}
+
+fn issue_client_for(
+    issuer: &Issuer<'_, KeyPair>,
+    user: &str,
+    groups: &[&str],
+    days: i64,
+) -> Result<CertifiedKey> {
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.distinguished_name = name(user, groups);
@@ -152,7 +221,7 @@ pub(crate) fn issue_client(
         KeyUsagePurpose::KeyEncipherment,
     ];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    validity(&mut params, 365);
+    validity(&mut params, days);
     let cert = params.signed_by(&key, issuer)?;
     Ok(CertifiedKey {
         cert_pem: cert.pem(),
@@ -271,5 +340,31 @@ mod tests {
             (cn.as_str(), org.as_str()),
             ("system:node:n1", "system:nodes")
         );
+    }
+
+    #[test]
+    fn an_admin_certificate_near_its_end_is_reissued_at_start() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let first = Pki::ensure(dir.path(), &[]).unwrap();
+        let short =
+            issue_client_for(&issuer(&first.ca).unwrap(), ADMIN_USER, &[ADMIN_GROUP], 10).unwrap();
+        write_pair(dir.path(), "admin", &short).unwrap();
+        assert!(expires_within(&short.cert_pem, RENEW_BEFORE).unwrap());
+        let second = Pki::ensure(dir.path(), &[]).unwrap();
+        assert_ne!(second.admin.cert_pem, short.cert_pem);
+        assert!(!expires_within(&second.admin.cert_pem, RENEW_BEFORE).unwrap());
+        assert_eq!(second.ca.cert_pem, first.ca.cert_pem, "the CA stays");
+    }
+
+    #[test]
+    fn a_serving_certificate_near_its_end_is_renewed_and_a_fresh_one_kept() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pki = Pki::ensure(dir.path(), &[]).unwrap();
+        assert!(!renew_serving_if_due(dir.path(), &[], RENEW_BEFORE).unwrap());
+        let short = issue_serving_for(&issuer(&pki.ca).unwrap(), &serving_sans(&[]), 5).unwrap();
+        write_pair(dir.path(), "serving", &short).unwrap();
+        assert!(renew_serving_if_due(dir.path(), &[], RENEW_BEFORE).unwrap());
+        let renewed = read_pair(dir.path(), "serving").unwrap().unwrap();
+        assert!(!expires_within(&renewed.cert_pem, RENEW_BEFORE).unwrap());
     }
 }

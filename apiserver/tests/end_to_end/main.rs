@@ -10,6 +10,7 @@
 mod failover;
 mod jobs;
 mod kube;
+mod revocation;
 mod system;
 
 use std::future::Future;
@@ -20,7 +21,7 @@ use system::{Binaries, System};
 
 /// Every case, in the order they run; `a_never_job...` adds a node, so it runs after the
 /// cases that count nodes.
-const CASES: [&str; 11] = [
+const CASES: [&str; 12] = [
     "a_job_without_selector_completes_on_every_node",
     "names_and_label_selectors_target_exactly_their_nodes",
     "with_parallelism_one_a_watch_never_shows_more_than_one_active",
@@ -31,6 +32,7 @@ const CASES: [&str; 11] = [
     "twenty_jobs_over_the_same_images_leave_every_task_on_every_node",
     "a_killed_leader_is_replaced_within_the_lease_and_every_job_completes",
     "kubectl_wait_for_complete_returns",
+    "a_revoked_node_certificate_is_refused_and_a_new_one_works",
     "a_never_job_reaches_a_late_node_and_pulls_again_each_period",
 ];
 
@@ -153,6 +155,12 @@ async fn run(selected: &[&str]) -> usize {
             }
             "kubectl_wait_for_complete_returns" => {
                 timed(jobs::kubectl_wait_for_complete_returns(&system)).await
+            }
+            "a_revoked_node_certificate_is_refused_and_a_new_one_works" => {
+                timed(
+                    revocation::a_revoked_node_certificate_is_refused_and_a_new_one_works(&system),
+                )
+                .await
             }
             "a_never_job_reaches_a_late_node_and_pulls_again_each_period" => {
                 timed(

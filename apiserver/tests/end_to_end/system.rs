@@ -242,6 +242,24 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Revokes every certificate issued to `node` (`prepull-apiserver revoke-node NODE`).
+    pub async fn revoke_node(&self, node: &str) -> anyhow::Result<String> {
+        let output = Command::new(&self.binary)
+            .args(&self.args)
+            .args(["revoke-node", node])
+            .output()
+            .await?;
+        if !output.status.success() {
+            bail!(
+                "revoke-node {node}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+}
+
 /// A node: its own containerd and an agent registered as `name`.
 #[derive(Debug)]
 pub struct Node {
