@@ -7,6 +7,7 @@
 //! with ([`KubePki`], [`CertificateAuthority`]).
 
 mod aggregated_api;
+mod blackhole_proxy;
 mod certs;
 mod containerd;
 mod etcd;
@@ -28,6 +29,7 @@ mod throttled_proxy;
 mod tls_client;
 
 pub use aggregated_api::AggregatedApi;
+pub use blackhole_proxy::BlackholeProxy;
 pub use certs::{
     CertificateAuthority, IssuedCert, PemFiles, ServiceAccountKeyFiles, ServiceAccountKeys,
 };

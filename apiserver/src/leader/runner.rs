@@ -15,6 +15,10 @@ use crate::scheduler::{Scheduler, SchedulerOptions};
 /// How long a stopping replica waits for its election to release the lease (so another
 /// replica can take over at once) before exiting anyway.
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the scheduler's workers may take to stop when leadership ends before they are
+/// aborted: with the renew deadline, this bounds how long after its last renewal a deposed
+/// leader can still write (10 s + 2 s < the 15 s lease).
+const STOP_WITHIN: Duration = Duration::from_secs(2);
 
 /// What the scheduler runs with each time this replica leads.
 #[derive(Clone, Debug)]
@@ -55,7 +59,7 @@ pub async fn run_scheduler_when_leading(
             () = term.cancelled() => {}
             () = stop.cancelled() => {}
         }
-        scheduler.shutdown().await;
+        scheduler.shutdown_within(STOP_WITHIN).await;
         leading.send_replace(false);
         if stop.is_cancelled() {
             let _ = tokio::time::timeout(RELEASE_TIMEOUT, term.cancelled()).await;

@@ -140,23 +140,42 @@ impl Election for LeaseElection {
 impl Inner {
     /// Keeps the Lease until `stop` (then releases it) or until renewing fails; cancels `lost`
     /// either way.
+    ///
+    /// Leadership ends no later than `renew_deadline` after the start of the last successful
+    /// renewal (the `renewTime` it wrote): the wait before an attempt and the attempt itself
+    /// (its read and its write) are cut off at that deadline, however slow the main cluster
+    /// is. With `renew_deadline` < `lease_duration`, this replica has stopped leading before
+    /// another can see the Lease expire.
     async fn renew(self: Arc<Self>, stop: CancellationToken, lost: CancellationToken) {
-        let mut last_renewal = Instant::now();
+        let mut renewed_at = Instant::now();
         loop {
+            let deadline = renewed_at + self.timing.renew_deadline;
             tokio::select! {
                 () = stop.cancelled() => {
                     self.release().await;
                     break;
                 }
                 () = tokio::time::sleep(self.timing.retry_period) => {}
+                () = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!(identity = %self.identity, "lease not renewed within the renew deadline");
+                    break;
+                }
             }
-            match self.try_acquire_or_renew().await {
-                Attempt::Held => last_renewal = Instant::now(),
+            let started = Instant::now();
+            let attempt = tokio::select! {
+                attempt = self.try_acquire_or_renew() => attempt,
+                () = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!(identity = %self.identity, "lease not renewed within the renew deadline (the main cluster did not answer)");
+                    break;
+                }
+            };
+            match attempt {
+                Attempt::Held => renewed_at = started,
                 Attempt::Taken => {
                     tracing::warn!(identity = %self.identity, "another replica holds the lease");
                     break;
                 }
-                Attempt::Failed if last_renewal.elapsed() >= self.timing.renew_deadline => {
+                Attempt::Failed if Instant::now() >= deadline => {
                     tracing::warn!(identity = %self.identity, "lease not renewed within the renew deadline");
                     break;
                 }

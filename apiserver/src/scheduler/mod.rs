@@ -264,6 +264,21 @@ impl Scheduler {
         self.stop.cancel();
         while self.tasks.join_next().await.is_some() {}
     }
+
+    /// Stops every worker: those still busy after `grace` (a write waiting on a slow store)
+    /// are aborted, so a replica that lost leadership stops writing within `grace`.
+    pub async fn shutdown_within(mut self, grace: Duration) {
+        self.stop.cancel();
+        let drained = tokio::time::timeout(grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(?grace, "scheduler workers still busy; aborting them");
+            self.tasks.abort_all();
+            while self.tasks.join_next().await.is_some() {}
+        }
+    }
 }
 
 impl Drop for Scheduler {

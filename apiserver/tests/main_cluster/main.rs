@@ -14,6 +14,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Api;
 use prepull_apiserver::leader::Election;
 use prepull_apiserver::main_cluster::{LeaseElection, LeaseTiming};
+use prepull_testbed::BlackholeProxy;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +29,7 @@ async fn the_main_cluster_drives_nodes_pods_leases_and_credentials() {
     a_failed_pull_and_the_end_of_the_job_are_recorded_as_events(&world).await;
     credentials::only_the_agent_of_the_pulling_node_gets_the_pull_secrets(&world).await;
     one_of_two_electors_leads_and_stopping_it_hands_over(&world).await;
+    a_partitioned_leader_stops_leading_before_another_can_take_over(&world).await;
     world.stop().await;
 }
 
@@ -196,6 +198,76 @@ async fn a_failed_pull_and_the_end_of_the_job_are_recorded_as_events(world: &Wor
     );
     let note = event_note(world, "web", "fails", COMPLETED, "Warning").await;
     assert!(note.contains("job has completed"), "{note}");
+}
+
+/// The leader's connection to kube-apiserver is blackholed (it hangs, nothing is refused):
+/// it stops leading within the renew deadline of its last renewal, before the other replica
+/// can see the Lease expire and take it.
+async fn a_partitioned_leader_stops_leading_before_another_can_take_over(world: &World) {
+    let timing = LeaseTiming {
+        lease_duration: Duration::from_secs(4),
+        renew_deadline: Duration::from_secs(2),
+        retry_period: Duration::from_millis(200),
+    };
+    let proxy = BlackholeProxy::start(&world.kube_host_port())
+        .await
+        .expect("proxy");
+    let through_proxy = world.client_through(&proxy.host_port()).await;
+    let a = LeaseElection::new(
+        through_proxy,
+        "default",
+        "partition-test",
+        "replica-a",
+        timing,
+    );
+    let b = LeaseElection::new(
+        world.client.clone(),
+        "default",
+        "partition-test",
+        "replica-b",
+        timing,
+    );
+    let (stop_a, stop_b) = (CancellationToken::new(), CancellationToken::new());
+    let a_term = tokio::time::timeout(WAIT, a.acquire(&stop_a))
+        .await
+        .expect("a campaigns in time")
+        .expect("a leads");
+    let b_campaign = {
+        let b = b.clone();
+        let stop_b = stop_b.clone();
+        tokio::spawn(async move {
+            let term = b.acquire(&stop_b).await;
+            (std::time::Instant::now(), term)
+        })
+    };
+    // Let a renew a few times, then cut it off.
+    tokio::time::sleep(timing.retry_period * 3).await;
+    assert!(!a_term.is_cancelled());
+    let cut_at = std::time::Instant::now();
+    proxy.set_blackholed(true);
+    tokio::time::timeout(WAIT, a_term.cancelled())
+        .await
+        .expect("a stops leading");
+    let a_stopped = std::time::Instant::now();
+    assert!(!a.is_leading());
+    assert!(
+        a_stopped - cut_at <= timing.renew_deadline + Duration::from_millis(500),
+        "a led for {:?} after the cut (renew deadline {:?})",
+        a_stopped - cut_at,
+        timing.renew_deadline
+    );
+    let (b_led_at, b_term) = tokio::time::timeout(WAIT, b_campaign)
+        .await
+        .expect("b takes over")
+        .expect("b's campaign runs");
+    assert!(b_term.is_some(), "b leads");
+    assert!(
+        b_led_at > a_stopped,
+        "b led {:?} before a stopped",
+        a_stopped - b_led_at
+    );
+    stop_a.cancel();
+    stop_b.cancel();
 }
 
 async fn one_of_two_electors_leads_and_stopping_it_hands_over(world: &World) {

@@ -98,6 +98,23 @@ impl World {
         }
     }
 
+    /// An admin client of the main cluster that connects through `host_port` (a proxy in
+    /// front of kube-apiserver).
+    pub async fn client_through(&self, host_port: &str) -> kube::Client {
+        let kubeconfig =
+            kube::config::Kubeconfig::read_from(self._kube.kubeconfig()).expect("kubeconfig");
+        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .expect("kube config");
+        config.cluster_url = format!("https://{host_port}").parse().expect("a url");
+        kube::Client::try_from(config).expect("kube client")
+    }
+
+    /// kube-apiserver's `127.0.0.1:<port>`.
+    pub fn kube_host_port(&self) -> String {
+        format!("127.0.0.1:{}", self._kube.port())
+    }
+
     pub fn main_cluster(&self) -> &MainCluster {
         self.main_cluster.as_ref().expect("running")
     }
