@@ -44,7 +44,8 @@ pub struct Options {
     #[arg(long = "tls-san", env = "PREPULL_TLS_SANS", value_delimiter = ',')]
     pub tls_sans: Vec<String>,
 
-    /// etcd endpoints (comma separated). Without it the embedded store in --data-dir is used.
+    /// etcd endpoints (comma separated); `https://` ones use TLS (see --etcd-cafile,
+    /// --etcd-certfile, --etcd-keyfile). Without it the embedded store in --data-dir is used.
     #[arg(long, env = "PREPULL_ETCD_SERVERS", value_delimiter = ',')]
     pub etcd_servers: Vec<String>,
 
