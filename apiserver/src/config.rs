@@ -172,6 +172,11 @@ fn storage_config(options: &Options) -> Result<StorageConfig> {
     if !options.etcd_prefix.starts_with('/') {
         bail!("--etcd-prefix must start with '/'");
     }
+    match (&files.cert_file, &files.key_file) {
+        (Some(_), None) => bail!("--etcd-certfile needs --etcd-keyfile (its private key)"),
+        (None, Some(_)) => bail!("--etcd-keyfile needs --etcd-certfile (its certificate)"),
+        _ => {}
+    }
     let tls = EtcdTls::for_endpoints(&options.etcd_servers, &files)
         .context("etcd TLS (--etcd-servers, --etcd-cafile, --etcd-certfile, --etcd-keyfile)")?;
     Ok(StorageConfig::Etcd {
@@ -295,9 +300,8 @@ mod tests {
                 &cert,
             ],
         ));
-        assert!(error.contains("--etcd-keyfile"), "{error}");
         assert!(
-            error.contains("only the client certificate file"),
+            error.contains("--etcd-certfile needs --etcd-keyfile"),
             "{error}"
         );
         assert_eq!(
