@@ -1,11 +1,17 @@
 //! `prepull-apiserver certs`: the TLS material of cluster mode. A CA made once (kept in the
 //! output directory, so re-running renews only the serving certificate), the serving
 //! certificate kube-apiserver verifies when it proxies to `<service>.<namespace>.svc`, and the
-//! `caBundle` value for the APIServices. `manifests/` reads the files from `manifests/certs/`
-//! (a Secret for the Deployment, the CA copied into both APIServices by kustomize).
+//! `caBundle` value for the APIServices; and etcd's own CA, serving certificate and the API
+//! server's etcd client certificate ([`etcd`]). `manifests/` reads the files from
+//! `manifests/certs/` (Secrets for the Deployment and etcd, the CA copied into both
+//! APIServices by kustomize).
 //!
 //! Rotation: run the command again and re-apply; kubelet updates the mounted Secret and the
 //! running server serves the new certificate to new connections (it re-reads the files).
+//! etcd re-reads its certificate per connection; the API server reads its etcd client
+//! certificate at start (a rollout restart picks up a new one; the old one stays valid).
+
+pub mod etcd;
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +37,8 @@ pub struct Written {
     pub new_ca: bool,
     /// The serving certificate's names.
     pub sans: Vec<String>,
+    /// What was made for etcd.
+    pub etcd: etcd::EtcdWritten,
 }
 
 /// The DNS names kube-apiserver and in-cluster clients use for the Service.
@@ -47,7 +55,7 @@ pub fn service_names(service: &str, namespace: &str) -> Vec<String> {
 pub fn write(options: &CertsOptions) -> Result<Written> {
     let dir = &options.out;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let (ca, new_ca) = match read_ca(dir)? {
+    let (ca, new_ca) = match read_pair(dir, CA_CERT, CA_KEY)? {
         Some(ca) => (ca, false),
         None => {
             let ca = pki::new_ca(&format!(
@@ -71,15 +79,18 @@ pub fn write(options: &CertsOptions) -> Result<Written> {
         format!("{bundle}\n").as_bytes(),
         0o644,
     )?;
+    let etcd = etcd::write(dir, &options.etcd_service, &options.namespace)?;
     Ok(Written {
         dir: dir.clone(),
         new_ca,
         sans,
+        etcd,
     })
 }
 
-fn read_ca(dir: &Path) -> Result<Option<CertifiedKey>> {
-    let (cert, key) = (dir.join(CA_CERT), dir.join(CA_KEY));
+/// The certificate and key in `dir` named `cert_name` and `key_name`, `None` unless both exist.
+fn read_pair(dir: &Path, cert_name: &str, key_name: &str) -> Result<Option<CertifiedKey>> {
+    let (cert, key) = (dir.join(cert_name), dir.join(key_name));
     if !cert.exists() || !key.exists() {
         return Ok(None);
     }
@@ -104,13 +115,19 @@ mod tests {
             namespace: "prepull-system".into(),
             out: out.to_path_buf(),
             sans: vec!["localhost".into()],
+            etcd_service: "prepull-etcd".into(),
         }
     }
 
-    fn dns_names(pem: &str) -> Vec<String> {
-        let der = rustls_pki_types::pem::PemObject::from_pem_slice(pem.as_bytes())
+    fn der(pem: &str) -> Vec<u8> {
+        rustls_pki_types::pem::PemObject::from_pem_slice(pem.as_bytes())
             .map(|c: rustls_pki_types::CertificateDer<'static>| c.as_ref().to_vec())
-            .unwrap();
+            .unwrap()
+    }
+
+    /// The DNS names and IP addresses (as text) of the certificate in `pem`.
+    fn names(pem: &str) -> Vec<String> {
+        let der = der(pem);
         let (_, cert) = X509Certificate::from_der(&der).unwrap();
         let san = cert.subject_alternative_name().unwrap().unwrap();
         san.value
@@ -118,9 +135,88 @@ mod tests {
             .iter()
             .filter_map(|n| match n {
                 GeneralName::DNSName(d) => Some(d.to_string()),
+                GeneralName::IPAddress(ip) => <[u8; 4]>::try_from(*ip)
+                    .ok()
+                    .map(|v4| std::net::Ipv4Addr::from(v4).to_string()),
                 _ => None,
             })
             .collect()
+    }
+
+    /// Whether the certificate in `pem` is good for TLS servers and for TLS clients.
+    fn usages(pem: &str) -> (bool, bool) {
+        let der = der(pem);
+        let (_, cert) = X509Certificate::from_der(&der).unwrap();
+        let eku = cert.extended_key_usage().unwrap().unwrap().value;
+        (eku.server_auth, eku.client_auth)
+    }
+
+    fn issued_by(pem: &str, ca_pem: &str) -> bool {
+        let (cert_der, ca_der) = (der(pem), der(ca_pem));
+        let (_, cert) = X509Certificate::from_der(&cert_der).unwrap();
+        let (_, ca) = X509Certificate::from_der(&ca_der).unwrap();
+        cert.verify_signature(Some(ca.public_key())).is_ok()
+    }
+
+    fn read(dir: &Path, name: &str) -> String {
+        std::fs::read_to_string(dir.join(name)).unwrap()
+    }
+
+    #[test]
+    fn etcd_gets_its_own_ca_a_server_certificate_for_its_pods_and_a_client_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = write(&options(dir.path())).unwrap();
+        assert!(written.etcd.new_ca);
+        let (ca, etcd_ca) = (
+            read(dir.path(), CA_CERT),
+            read(dir.path(), etcd::ETCD_CA_CERT),
+        );
+        assert_ne!(ca, etcd_ca, "etcd trusts a CA of its own");
+        let server = read(dir.path(), etcd::ETCD_SERVER_CERT);
+        let server_names = names(&server);
+        for name in [
+            "prepull-etcd",
+            "prepull-etcd.prepull-system.svc",
+            "*.prepull-etcd.prepull-system.svc",
+            "*.prepull-etcd.prepull-system.svc.cluster.local",
+            "localhost",
+            "127.0.0.1",
+        ] {
+            assert!(
+                server_names.contains(&name.to_string()),
+                "{name}: {server_names:?}"
+            );
+        }
+        assert_eq!(written.etcd.sans, server_names);
+        assert_eq!(
+            usages(&server),
+            (true, true),
+            "etcd's gateway dials etcd with it"
+        );
+        let client = read(dir.path(), etcd::ETCD_CLIENT_CERT);
+        assert_eq!(usages(&client), (false, true));
+        assert!(issued_by(&server, &etcd_ca) && issued_by(&client, &etcd_ca));
+        assert!(
+            !issued_by(&client, &ca),
+            "the API server's CA cannot open etcd"
+        );
+        for key in [
+            etcd::ETCD_CA_KEY,
+            etcd::ETCD_SERVER_KEY,
+            etcd::ETCD_CLIENT_KEY,
+        ] {
+            let mode = std::os::unix::fs::PermissionsExt::mode(
+                &std::fs::metadata(dir.path().join(key))
+                    .unwrap()
+                    .permissions(),
+            );
+            assert_eq!(mode & 0o077, 0, "{key} is private");
+        }
+
+        let again = write(&options(dir.path())).unwrap();
+        assert!(!again.etcd.new_ca);
+        assert_eq!(read(dir.path(), etcd::ETCD_CA_CERT), etcd_ca);
+        assert_ne!(read(dir.path(), etcd::ETCD_CLIENT_CERT), client);
     }
 
     #[test]
@@ -130,10 +226,13 @@ mod tests {
         assert!(first.new_ca);
         let ca = std::fs::read_to_string(dir.path().join(CA_CERT)).unwrap();
         let serving = std::fs::read_to_string(dir.path().join(SERVING_CERT)).unwrap();
-        let names = dns_names(&serving);
-        assert!(names.contains(&"prepull-apiserver.prepull-system.svc".to_string()));
-        assert!(names.contains(&"prepull-apiserver.prepull-system.svc.cluster.local".to_string()));
-        assert!(names.contains(&"localhost".to_string()));
+        let serving_names = names(&serving);
+        assert!(serving_names.contains(&"prepull-apiserver.prepull-system.svc".to_string()));
+        assert!(
+            serving_names
+                .contains(&"prepull-apiserver.prepull-system.svc.cluster.local".to_string())
+        );
+        assert!(serving_names.contains(&"localhost".to_string()));
         let bundle = std::fs::read_to_string(dir.path().join(CA_BUNDLE)).unwrap();
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(bundle.trim())

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use prepull_storage::etcd::{EtcdTls, EtcdTlsFiles};
 use rustls::crypto::CryptoProvider;
 
 use crate::cluster::ClusterConfig;
@@ -49,10 +50,12 @@ pub struct LeaderElectionConfig {
 pub enum StorageConfig {
     /// The embedded store in this directory (`<data-dir>/store`).
     Embedded { dir: PathBuf },
-    /// etcd at these endpoints, every key under `prefix`.
+    /// etcd at these endpoints, every key under `prefix`; `tls` (checked, loaded) is used by
+    /// every etcd client of the process: the storage and the leader election.
     Etcd {
         servers: Vec<String>,
         prefix: String,
+        tls: Option<EtcdTls>,
     },
 }
 
@@ -118,6 +121,8 @@ impl Config {
                 "--request-timeout-seconds, --min-request-timeout-seconds and --watch-bookmark-interval-seconds must be positive"
             );
         }
+        // Before standalone mode writes its PKI: a wrong etcd flag changes nothing on disk.
+        let storage = storage_config(&options)?;
         let addr = SocketAddr::new(options.bind_address, options.secure_port);
         let (tls, standalone, cluster) = if options.standalone {
             let (tls, standalone) = prepare_standalone(&options)?;
@@ -127,19 +132,6 @@ impl Config {
             let tls = cluster_tls_config(cluster.serving_cert.clone(), crypto_provider())
                 .context("building the TLS configuration")?;
             (tls, None, Some(cluster))
-        };
-        let storage = if options.etcd_servers.is_empty() {
-            StorageConfig::Embedded {
-                dir: options.data_dir.join("store"),
-            }
-        } else {
-            if !options.etcd_prefix.starts_with('/') {
-                bail!("--etcd-prefix must start with '/'");
-            }
-            StorageConfig::Etcd {
-                servers: options.etcd_servers.clone(),
-                prefix: options.etcd_prefix.clone(),
-            }
         };
         if options.leader_elect_lease_seconds < 2 {
             bail!("--leader-elect-lease-seconds must be at least 2");
@@ -180,6 +172,39 @@ impl Config {
             }),
         })
     }
+}
+
+/// The embedded store, or etcd with its TLS files read and checked (`https://` servers use
+/// TLS; TLS files with plain servers, or without servers, are refused).
+fn storage_config(options: &Options) -> Result<StorageConfig> {
+    let files = EtcdTlsFiles {
+        ca_file: options.etcd_cafile.clone(),
+        cert_file: options.etcd_certfile.clone(),
+        key_file: options.etcd_keyfile.clone(),
+    };
+    if options.etcd_servers.is_empty() {
+        if !files.is_empty() {
+            bail!("--etcd-cafile, --etcd-certfile and --etcd-keyfile need --etcd-servers");
+        }
+        return Ok(StorageConfig::Embedded {
+            dir: options.data_dir.join("store"),
+        });
+    }
+    if !options.etcd_prefix.starts_with('/') {
+        bail!("--etcd-prefix must start with '/'");
+    }
+    match (&files.cert_file, &files.key_file) {
+        (Some(_), None) => bail!("--etcd-certfile needs --etcd-keyfile (its private key)"),
+        (None, Some(_)) => bail!("--etcd-keyfile needs --etcd-certfile (its certificate)"),
+        _ => {}
+    }
+    let tls = EtcdTls::for_endpoints(&options.etcd_servers, &files)
+        .context("etcd TLS (--etcd-servers, --etcd-cafile, --etcd-certfile, --etcd-keyfile)")?;
+    Ok(StorageConfig::Etcd {
+        servers: options.etcd_servers.clone(),
+        prefix: options.etcd_prefix.clone(),
+        tls,
+    })
 }
 
 /// The standalone PKI (made once in `<data-dir>/pki`), its TLS configuration and the admin
@@ -227,5 +252,125 @@ pub(crate) fn client_host(bind: IpAddr) -> IpAddr {
         IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// `Config::from_options` for standalone mode in a fresh data dir, with `extra` flags.
+    fn config_with(data_dir: &std::path::Path, extra: &[&str]) -> Result<Config> {
+        let mut args = vec![
+            "prepull-apiserver",
+            "--standalone",
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        Config::from_options(Options::parse_from(args))
+    }
+
+    /// A certificate, its key and its CA, as PEM files in `dir`.
+    fn pem_files(dir: &std::path::Path) -> (String, String, String) {
+        let ca = pki::new_ca("test-etcd-ca").unwrap();
+        let client = pki::issue_client(&pki::issuer(&ca).unwrap(), "client", &[]).unwrap();
+        let path = |name: &str| dir.join(name).display().to_string();
+        std::fs::write(path("ca.crt"), &ca.cert_pem).unwrap();
+        std::fs::write(path("client.crt"), &client.cert_pem).unwrap();
+        std::fs::write(path("client.key"), &client.key_pem).unwrap();
+        (path("ca.crt"), path("client.crt"), path("client.key"))
+    }
+
+    fn message(result: Result<Config>) -> String {
+        format!("{:#}", result.expect_err("the configuration is refused"))
+    }
+
+    #[test]
+    fn etcd_tls_flags_load_for_https_servers() {
+        let files = tempfile::tempdir().unwrap();
+        let (ca, cert, key) = pem_files(files.path());
+        let data = tempfile::tempdir().unwrap();
+        let config = config_with(
+            data.path(),
+            &[
+                "--etcd-servers",
+                "https://127.0.0.1:2379",
+                "--etcd-cafile",
+                &ca,
+                "--etcd-certfile",
+                &cert,
+                "--etcd-keyfile",
+                &key,
+            ],
+        )
+        .unwrap();
+        let StorageConfig::Etcd { tls, .. } = &config.storage else {
+            panic!("etcd storage: {:?}", config.storage);
+        };
+        assert!(tls.as_ref().unwrap().has_client_certificate());
+    }
+
+    #[test]
+    fn a_certificate_without_its_key_is_refused_before_anything_is_written() {
+        let files = tempfile::tempdir().unwrap();
+        let (ca, cert, _) = pem_files(files.path());
+        let data = tempfile::tempdir().unwrap();
+        let error = message(config_with(
+            data.path(),
+            &[
+                "--etcd-servers",
+                "https://127.0.0.1:2379",
+                "--etcd-cafile",
+                &ca,
+                "--etcd-certfile",
+                &cert,
+            ],
+        ));
+        assert!(
+            error.contains("--etcd-certfile needs --etcd-keyfile"),
+            "{error}"
+        );
+        assert_eq!(
+            std::fs::read_dir(data.path()).unwrap().count(),
+            0,
+            "no PKI or kubeconfig was written"
+        );
+    }
+
+    #[test]
+    fn a_missing_etcd_file_is_a_config_error_naming_it() {
+        let data = tempfile::tempdir().unwrap();
+        let error = message(config_with(
+            data.path(),
+            &[
+                "--etcd-servers",
+                "https://127.0.0.1:2379",
+                "--etcd-cafile",
+                "/nonexistent/etcd-ca.crt",
+            ],
+        ));
+        assert!(error.contains("/nonexistent/etcd-ca.crt"), "{error}");
+    }
+
+    #[test]
+    fn etcd_tls_flags_need_https_etcd_servers() {
+        let files = tempfile::tempdir().unwrap();
+        let (ca, _, _) = pem_files(files.path());
+        let data = tempfile::tempdir().unwrap();
+        let plain = message(config_with(
+            data.path(),
+            &[
+                "--etcd-servers",
+                "http://127.0.0.1:2379",
+                "--etcd-cafile",
+                &ca,
+            ],
+        ));
+        assert!(plain.contains("not https://"), "{plain}");
+        let embedded = message(config_with(data.path(), &["--etcd-cafile", &ca]));
+        assert!(embedded.contains("need --etcd-servers"), "{embedded}");
     }
 }

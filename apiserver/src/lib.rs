@@ -226,13 +226,18 @@ async fn election(config: &Config) -> Result<Arc<dyn leader::Election>> {
     let identity = config.leader_election.identity.clone();
     Ok(match &config.storage {
         StorageConfig::Embedded { .. } => Arc::new(leader::always::AlwaysLeader::new(identity)),
-        StorageConfig::Etcd { servers, prefix } => {
+        StorageConfig::Etcd {
+            servers,
+            prefix,
+            tls,
+        } => {
             let election_config = leader::etcd::EtcdElectionConfig::new(
                 servers.clone(),
                 prefix,
                 identity,
                 config.leader_election.lease,
-            );
+            )
+            .with_tls(tls.clone());
             Arc::new(leader::etcd::EtcdElection::connect(election_config).await?)
         }
     })
@@ -246,8 +251,14 @@ async fn open_storage(config: &StorageConfig, metrics: &Metrics) -> Result<Arc<d
         StorageConfig::Embedded { dir } => {
             (Arc::new(open_embedded(dir.clone()).await?), "embedded")
         }
-        StorageConfig::Etcd { servers, prefix } => {
-            let config = EtcdConfig::new(servers.clone()).with_prefix(prefix.clone());
+        StorageConfig::Etcd {
+            servers,
+            prefix,
+            tls,
+        } => {
+            let config = EtcdConfig::new(servers.clone())
+                .with_prefix(prefix.clone())
+                .with_tls(tls.clone());
             let store = EtcdStore::connect(config)
                 .await
                 .with_context(|| format!("connecting to etcd at {}", servers.join(",")))?;

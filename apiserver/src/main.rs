@@ -56,6 +56,15 @@ fn main() -> ExitCode {
                     },
                     written.sans.join(", ")
                 );
+                println!(
+                    "etcd: etcd-ca.crt{}, etcd-server.crt/etcd-server.key for {}, etcd-client.crt/etcd-client.key (the API server's)",
+                    if written.etcd.new_ca {
+                        " (new CA)"
+                    } else {
+                        " (CA kept)"
+                    },
+                    written.etcd.sans.join(", ")
+                );
                 ExitCode::SUCCESS
             }
             Err(err) => {

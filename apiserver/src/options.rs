@@ -14,7 +14,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 ///
 /// Cluster mode (the default; behind kube-apiserver's aggregation layer, see manifests/):
 ///   prepull-apiserver --tls-cert-file tls.crt --tls-private-key-file tls.key \
-///     --etcd-servers http://etcd:2379
+///     --etcd-servers https://etcd:2379 --etcd-cafile etcd-ca.crt \
+///     --etcd-certfile etcd-client.crt --etcd-keyfile etcd-client.key
 /// authenticates and authorizes through kube-apiserver (in-cluster config or --kubeconfig).
 #[derive(Debug, Parser)]
 #[command(name = "prepull-apiserver", version, about, long_about)]
@@ -43,13 +44,28 @@ pub struct Options {
     #[arg(long = "tls-san", env = "PREPULL_TLS_SANS", value_delimiter = ',')]
     pub tls_sans: Vec<String>,
 
-    /// etcd endpoints (comma separated). Without it the embedded store in --data-dir is used.
+    /// etcd endpoints (comma separated); `https://` ones use TLS (see --etcd-cafile,
+    /// --etcd-certfile, --etcd-keyfile). Without it the embedded store in --data-dir is used.
     #[arg(long, env = "PREPULL_ETCD_SERVERS", value_delimiter = ',')]
     pub etcd_servers: Vec<String>,
 
     /// Prefix of every key written to etcd.
     #[arg(long, env = "PREPULL_ETCD_PREFIX", default_value = "/registry")]
     pub etcd_prefix: String,
+
+    /// CA bundle (PEM) that verifies etcd's serving certificate; needs https:// --etcd-servers
+    /// (which use TLS, verified by the system roots when this is not given).
+    #[arg(long = "etcd-cafile", env = "PREPULL_ETCD_CAFILE")]
+    pub etcd_cafile: Option<PathBuf>,
+
+    /// Client certificate (PEM) presented to etcd (etcd's --client-cert-auth); needs
+    /// --etcd-keyfile and https:// --etcd-servers. Read once at start.
+    #[arg(long = "etcd-certfile", env = "PREPULL_ETCD_CERTFILE")]
+    pub etcd_certfile: Option<PathBuf>,
+
+    /// Private key (PEM) of --etcd-certfile.
+    #[arg(long = "etcd-keyfile", env = "PREPULL_ETCD_KEYFILE")]
+    pub etcd_keyfile: Option<PathBuf>,
 
     /// Feature gates, `Name=true|false` separated by commas. Known: ImagePullJobGate (default
     /// true).
@@ -239,10 +255,12 @@ pub enum Command {
         node: String,
     },
     /// Make the cluster-mode TLS material in --out: a CA (`ca.crt`, `ca.key`), the serving
-    /// certificate for `<service>.<namespace>.svc` (`tls.crt`, `tls.key`) and a
-    /// `kustomization.yaml` fragment; `manifests/` picks them up from `manifests/certs`.
-    /// An existing CA in --out is reused (re-running renews only the serving certificate, which
-    /// the running server picks up without a restart).
+    /// certificate for `<service>.<namespace>.svc` (`tls.crt`, `tls.key`), the APIServices'
+    /// `ca-bundle.base64`, and for etcd a CA of its own (`etcd-ca.crt`, `etcd-ca.key`), etcd's
+    /// serving certificate (`etcd-server.crt`, `etcd-server.key`) and the API server's etcd
+    /// client certificate (`etcd-client.crt`, `etcd-client.key`); `manifests/` picks them up
+    /// from `manifests/certs`. Existing CAs in --out are reused (re-running renews only the
+    /// certificates; the running server picks up its serving certificate without a restart).
     Certs(CertsOptions),
 }
 
@@ -261,4 +279,8 @@ pub struct CertsOptions {
     /// Extra subject alternative names (DNS names or IPs); repeat or separate with commas.
     #[arg(long = "san", value_delimiter = ',')]
     pub sans: Vec<String>,
+    /// The headless Service of etcd's StatefulSet (in --namespace): etcd's serving certificate
+    /// names it, its pods (`*.<service>.<namespace>.svc`) and localhost.
+    #[arg(long, default_value = "prepull-etcd")]
+    pub etcd_service: String,
 }

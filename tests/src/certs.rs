@@ -57,16 +57,25 @@ impl CertificateAuthority {
     /// A TLS server certificate for `common_name`, valid for each of `sans`: entries that parse
     /// as IP addresses become IP SANs, the others DNS SANs.
     pub fn issue_serving(&self, common_name: &str, sans: &[&str]) -> anyhow::Result<IssuedCert> {
-        let mut params = leaf_params(common_name);
-        params.subject_alt_names = sans
-            .iter()
-            .map(|san| match san.parse::<IpAddr>() {
-                Ok(ip) => Ok(SanType::IpAddress(ip)),
-                Err(_) => Ok(SanType::DnsName((*san).try_into()?)),
-            })
-            .collect::<anyhow::Result<_>>()?;
-        params.key_usages.push(KeyUsagePurpose::KeyEncipherment);
+        let mut params = serving_params(common_name, sans)?;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        self.issue(params)
+    }
+
+    /// Like [`CertificateAuthority::issue_serving`], also good as a client certificate: for a
+    /// server that dials itself or its peers with it (etcd's gRPC gateway connects to etcd's
+    /// own client port with the server certificate, refused under `--client-cert-auth`
+    /// without the clientAuth usage).
+    pub fn issue_serving_and_client(
+        &self,
+        common_name: &str,
+        sans: &[&str],
+    ) -> anyhow::Result<IssuedCert> {
+        let mut params = serving_params(common_name, sans)?;
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
         self.issue(params)
     }
 
@@ -99,6 +108,21 @@ impl CertificateAuthority {
             key_der: key.serialize_der(),
         })
     }
+}
+
+/// A leaf for `common_name` valid for `sans` (IP or DNS SANs), with the usages a TLS server
+/// key needs; the extended usages are the caller's.
+fn serving_params(common_name: &str, sans: &[&str]) -> anyhow::Result<CertificateParams> {
+    let mut params = leaf_params(common_name);
+    params.subject_alt_names = sans
+        .iter()
+        .map(|san| match san.parse::<IpAddr>() {
+            Ok(ip) => Ok(SanType::IpAddress(ip)),
+            Err(_) => Ok(SanType::DnsName((*san).try_into()?)),
+        })
+        .collect::<anyhow::Result<_>>()?;
+    params.key_usages.push(KeyUsagePurpose::KeyEncipherment);
+    Ok(params)
 }
 
 fn leaf_params(common_name: &str) -> CertificateParams {

@@ -8,6 +8,10 @@
 //! etcd.start_again().await?;      // same data dir and ports: durability tests
 //! # Ok(()) }
 //! ```
+//!
+//! [`Etcd::start_tls`] runs it like a production member: clients over TLS only, with a server
+//! certificate and a client certificate (`--client-cert-auth`) from a CA made at run time,
+//! whose files [`Etcd::tls`] names.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,9 +21,11 @@ use tempfile::TempDir;
 use tokio::process::Command;
 use tokio::time::Instant;
 
-use crate::http_probe::http_get;
+use crate::certs::{CertificateAuthority, IssuedCert, PemFiles};
+use crate::http_probe::{http_get, https_get};
 use crate::ports::free_loopback_port;
 use crate::service_process::{ServiceProcess, print_log_if_panicking, read_log};
+use crate::tls_client::tls_client_config;
 
 /// Where Debian's `etcd-server` package installs etcd.
 pub const ETCD_BINARY: &str = "/usr/bin/etcd";
@@ -38,8 +44,51 @@ pub struct Etcd {
     process: Option<ServiceProcess>,
     client_port: u16,
     peer_port: u16,
+    tls: Option<EtcdTls>,
     // Declared last so it is removed after the process was killed.
     dir: TempDir,
+}
+
+/// The TLS material of an etcd started with [`Etcd::start_tls`], in its temp dir.
+#[derive(Debug)]
+pub struct EtcdTls {
+    /// The CA that signed etcd's server certificate and the client certificate; etcd trusts
+    /// client certificates it signed (`--trusted-ca-file`).
+    pub ca: CertificateAuthority,
+    /// The CA certificate's file (`--etcd-cafile`).
+    pub ca_file: PathBuf,
+    /// etcd's server certificate (`--cert-file`/`--key-file`), for `127.0.0.1` and `localhost`
+    /// (also a client certificate: etcd's gateway dials etcd with it).
+    pub server: PemFiles,
+    /// A client certificate etcd accepts (`--etcd-certfile`/`--etcd-keyfile`), CN
+    /// [`ETCD_CLIENT_NAME`].
+    pub client: PemFiles,
+    client_cert: IssuedCert,
+}
+
+/// The common name of the client certificate of [`Etcd::start_tls`].
+pub const ETCD_CLIENT_NAME: &str = "prepull-apiserver";
+
+impl EtcdTls {
+    /// A fresh CA, server and client certificate, written into `dir`.
+    fn generate(dir: &Path) -> anyhow::Result<EtcdTls> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let ca = CertificateAuthority::new("prepull-test-etcd-ca")?;
+        let ca_file = dir.join("ca.crt");
+        ca.write_cert(&ca_file)?;
+        let server = ca
+            .issue_serving_and_client("prepull-test-etcd", &["127.0.0.1", "localhost"])?
+            .write(dir, "server")?;
+        let client_cert = ca.issue_client(ETCD_CLIENT_NAME, &[])?;
+        let client = client_cert.write(dir, "client")?;
+        Ok(EtcdTls {
+            ca,
+            ca_file,
+            server,
+            client,
+            client_cert,
+        })
+    }
 }
 
 impl Etcd {
@@ -49,16 +98,33 @@ impl Etcd {
     /// The error says how to install etcd when the binary is missing, and carries etcd's log
     /// when it did not become healthy.
     pub async fn start() -> anyhow::Result<Etcd> {
+        Etcd::start_with(false).await
+    }
+
+    /// Like [`Etcd::start`], serving clients only over TLS and only with a client certificate
+    /// from [`Etcd::tls`]'s CA (`--client-cert-auth`); [`Etcd::endpoint`] is then
+    /// `https://127.0.0.1:<port>`. Peers (one member, loopback) stay plain.
+    pub async fn start_tls() -> anyhow::Result<Etcd> {
+        Etcd::start_with(true).await
+    }
+
+    async fn start_with(with_tls: bool) -> anyhow::Result<Etcd> {
         if !Path::new(ETCD_BINARY).is_file() {
             bail!("{ETCD_BINARY} not found: install it with `apt-get install -y etcd-server`");
         }
         let mut last_error = None;
         for _ in 0..PORT_CLASH_ATTEMPTS {
+            let dir = tempfile::Builder::new().prefix("prepull-etcd-").tempdir()?;
             let mut etcd = Etcd {
                 process: None,
                 client_port: free_loopback_port()?,
                 peer_port: free_loopback_port()?,
-                dir: tempfile::Builder::new().prefix("prepull-etcd-").tempdir()?,
+                tls: if with_tls {
+                    Some(EtcdTls::generate(&dir.path().join("pki"))?)
+                } else {
+                    None
+                },
+                dir,
             };
             match etcd.spawn_and_wait().await {
                 Ok(()) => return Ok(etcd),
@@ -71,9 +137,16 @@ impl Etcd {
         Err(last_error.expect("at least one attempt ran")).context("etcd kept hitting taken ports")
     }
 
-    /// The client URL, `http://127.0.0.1:<port>`; stays the same across [`Etcd::start_again`].
+    /// The client URL, `http://127.0.0.1:<port>` (`https://` after [`Etcd::start_tls`]);
+    /// stays the same across [`Etcd::start_again`].
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.client_port)
+    }
+
+    /// The TLS material when started with [`Etcd::start_tls`].
+    pub fn tls(&self) -> Option<&EtcdTls> {
+        self.tls.as_ref()
     }
 
     /// The client port alone.
@@ -147,6 +220,13 @@ impl Etcd {
             .arg(format!("--initial-cluster=prepull-test={peer_url}"))
             .arg("--logger=zap")
             .arg("--log-outputs=stderr");
+        if let Some(tls) = &self.tls {
+            command
+                .arg(format!("--cert-file={}", tls.server.cert.display()))
+                .arg(format!("--key-file={}", tls.server.key.display()))
+                .arg(format!("--trusted-ca-file={}", tls.ca_file.display()))
+                .arg("--client-cert-auth");
+        }
         self.process = Some(ServiceProcess::spawn(command, &self.log_path())?);
         self.wait_until_healthy().await
     }
@@ -163,7 +243,7 @@ impl Etcd {
                     self.logs()
                 );
             }
-            match probe_health(self.client_port).await {
+            match probe_health(self.client_port, self.tls.as_ref()).await {
                 Ok(()) => return Ok(()),
                 Err(problem) => last_problem = format!("{problem:#}"),
             }
@@ -183,9 +263,16 @@ impl Drop for Etcd {
     }
 }
 
-/// One `GET /health`; Ok when etcd reports itself healthy.
-async fn probe_health(port: u16) -> anyhow::Result<()> {
-    let answer = http_get(port, "/health", PROBE_TIMEOUT).await?;
+/// One `GET /health` (over TLS with the client certificate when `tls`); Ok when etcd reports
+/// itself healthy.
+async fn probe_health(port: u16, tls: Option<&EtcdTls>) -> anyhow::Result<()> {
+    let answer = match tls {
+        None => http_get(port, "/health", PROBE_TIMEOUT).await?,
+        Some(tls) => {
+            let config = tls_client_config(&[tls.ca.cert_der()], Some(&tls.client_cert))?;
+            https_get(port, "127.0.0.1", "/health", config, PROBE_TIMEOUT).await?
+        }
+    };
     if answer.status == 200 && answer.body.contains(r#""health":"true""#) {
         Ok(())
     } else {

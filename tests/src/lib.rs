@@ -34,7 +34,7 @@ pub use certs::{
     CertificateAuthority, IssuedCert, PemFiles, ServiceAccountKeyFiles, ServiceAccountKeys,
 };
 pub use containerd::{CONTAINERD_BINARY, Containerd};
-pub use etcd::{ETCD_BINARY, Etcd};
+pub use etcd::{ETCD_BINARY, ETCD_CLIENT_NAME, Etcd, EtcdTls};
 pub use eventually::{assert_eventually, eventually};
 pub use hanging_registry::HangingRegistry;
 pub use http_probe::{HttpAnswer, http_get, https_get};

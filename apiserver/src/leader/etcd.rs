@@ -15,6 +15,7 @@ use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, EventType, LeaseKeepAliveStream, LeaseKeeper,
     PutOptions, Txn, TxnOp, WatchOptions,
 };
+use prepull_storage::etcd::EtcdTls;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -24,6 +25,9 @@ use super::Election;
 /// `/registry-leader/scheduler` for prefix `/registry`. Outside `<prefix>/`, which holds only
 /// sealed objects that the storage (and its watch) read.
 pub const LEADER_KEY: &str = "-leader/scheduler";
+
+/// Deadline of opening a connection to one endpoint (and of its TLS handshake).
+const DIAL_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Why an [`EtcdElection`] could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +64,8 @@ pub struct EtcdElectionConfig {
     pub retry: Duration,
     /// Deadline of every etcd call.
     pub request_timeout: Duration,
+    /// TLS to etcd, the storage's (see [`EtcdTls::for_endpoints`]); `None`: plain.
+    pub tls: Option<EtcdTls>,
 }
 
 impl EtcdElectionConfig {
@@ -72,7 +78,14 @@ impl EtcdElectionConfig {
             ttl,
             retry: Duration::from_secs(1).min(ttl / 3),
             request_timeout: Duration::from_secs(5),
+            tls: None,
         }
+    }
+
+    /// The same configuration with these TLS settings.
+    pub fn with_tls(mut self, tls: Option<EtcdTls>) -> Self {
+        self.tls = tls;
+        self
     }
 }
 
@@ -101,8 +114,12 @@ impl EtcdElection {
         }
         let endpoints = config.endpoints.join(",");
         let options = ConnectOptions::new()
-            .with_connect_timeout(Duration::from_secs(1))
+            .with_connect_timeout(DIAL_TIMEOUT)
             .with_timeout(config.request_timeout);
+        let options = match &config.tls {
+            Some(tls) => tls.apply(options, DIAL_TIMEOUT),
+            None => options,
+        };
         let client = tokio::time::timeout(
             config.request_timeout,
             Client::connect(&config.endpoints, Some(options)),

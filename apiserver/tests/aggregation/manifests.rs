@@ -34,6 +34,19 @@ pub async fn the_manifests_pass_a_server_side_dry_run(env: &Env) {
         !rendered.contains("caBundle: \"\""),
         "caBundle left empty:\n{rendered}"
     );
+    // etcd: TLS with client certificates only, the API server presenting one.
+    for line in [
+        "--listen-client-urls=https://0.0.0.0:2379",
+        "--client-cert-auth=true",
+        "--trusted-ca-file=/etc/etcd/tls/ca.crt",
+        "--etcd-servers=https://prepull-etcd.prepull-system.svc:2379",
+        "--etcd-cafile=/etc/prepull/etcd/ca.crt",
+        "--etcd-certfile=/etc/prepull/etcd/tls.crt",
+        "--etcd-keyfile=/etc/prepull/etcd/tls.key",
+    ] {
+        assert!(rendered.contains(line), "{line} missing:\n{rendered}");
+    }
+    assert!(!rendered.contains("http://0.0.0.0:2379"), "{rendered}");
     let out = ok(
         &env.admin,
         &[
@@ -53,6 +66,10 @@ pub async fn the_manifests_pass_a_server_side_dry_run(env: &Env) {
         "clusterrolebinding.rbac.authorization.k8s.io/prepull-apiserver:system:auth-delegator",
         "rolebinding.rbac.authorization.k8s.io/prepull-apiserver:extension-apiserver-authentication-reader",
         "secret/prepull-apiserver-tls",
+        "secret/prepull-etcd-server-tls",
+        "secret/prepull-etcd-client-tls",
+        "statefulset.apps/prepull-etcd",
+        "networkpolicy.networking.k8s.io/prepull-etcd",
     ] {
         assert!(
             out.lines()

@@ -276,6 +276,7 @@ pub fn certs_options(out: &Path) -> CertsOptions {
         namespace: NAMESPACE.into(),
         out: out.to_path_buf(),
         sans: vec!["localhost".into(), "127.0.0.1".into()],
+        etcd_service: "prepull-etcd".into(),
     }
 }
 

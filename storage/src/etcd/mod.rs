@@ -3,13 +3,18 @@
 //!
 //! Start at `store.rs` (the mapping of each call to etcd requests), then `watch.rs` and `list.rs`;
 //! every etcd or gRPC failure becomes a [`crate::StorageError`] in `error_translation.rs`.
+//! `tls.rs` loads the CA and client certificate every etcd client of the process uses;
+//! `tls_diagnosis.rs` names the reason when etcd refuses them.
 
 mod config;
 mod error_translation;
 mod keyspace;
 mod list;
 mod store;
+mod tls;
+mod tls_diagnosis;
 mod watch;
 
 pub use config::{DEFAULT_PREFIX, EtcdConfig};
 pub use store::EtcdStore;
+pub use tls::{EtcdTls, EtcdTlsError, EtcdTlsFiles};

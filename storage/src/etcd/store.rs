@@ -48,7 +48,9 @@ impl std::fmt::Debug for EtcdStore {
 impl EtcdStore {
     /// Connects to etcd and checks, within `request_timeout`, that it answers.
     ///
-    /// [`StorageError::Unavailable`] when no endpoint answers in time;
+    /// [`StorageError::Unavailable`] when no endpoint answers in time, or (within about three
+    /// dial timeouts more) when a TLS handshake fails or etcd refuses the client certificate,
+    /// the reason then saying so;
     /// [`StorageError::Internal`] for a malformed configuration (no endpoints, a bad URL).
     /// After a successful connect the client reconnects by itself: a later outage fails the
     /// calls made during it, not the store.
@@ -62,6 +64,10 @@ impl EtcdStore {
             .with_keep_alive_while_idle(false)
             // Watches on a member cut off from its cluster end instead of going silent.
             .with_require_leader(true);
+        let options = match &config.tls {
+            Some(tls) => tls.apply(options, config.dial_timeout),
+            None => options,
+        };
         let call = Call::on("");
         let connecting = Client::connect(&config.endpoints, Some(options));
         let client = match tokio::time::timeout(config.request_timeout, connecting).await {
@@ -79,7 +85,9 @@ impl EtcdStore {
             keyspace: Keyspace::new(&config.prefix),
             request_timeout: config.request_timeout,
         };
-        store.current_revision().await?;
+        if let Err(error) = store.current_revision().await {
+            return Err(explain_tls_failure(error, &config).await);
+        }
         Ok(store)
     }
 
@@ -340,5 +348,20 @@ fn first_get(response: &TxnResponse) -> Result<etcd_client::GetResponse, Storage
     match response.op_responses().into_iter().next() {
         Some(TxnOpResponse::Get(read)) => Ok(read),
         _ => Err(malformed("failed transaction without its read")),
+    }
+}
+
+/// `error`, or (when TLS is configured and etcd could not be reached) the reason the TLS
+/// connection failed, e.g. etcd refusing the client certificate: under TLS 1.3 the failed call
+/// itself only says "transport error".
+async fn explain_tls_failure(error: StorageError, config: &EtcdConfig) -> StorageError {
+    match (&error, &config.tls) {
+        (StorageError::Unavailable { .. }, Some(tls)) => {
+            match super::tls_diagnosis::explain(&config.endpoints, tls, config.dial_timeout).await {
+                Some(reason) => StorageError::Unavailable { reason },
+                None => error,
+            }
+        }
+        _ => error,
     }
 }

@@ -1,5 +1,6 @@
 //! etcd as a conformance-suite backend: a fresh etcd per instance (they start in a fraction of
-//! a second, and one case's compaction must not expire another case's reads).
+//! a second, and one case's compaction must not expire another case's reads), plain
+//! ([`EtcdBackend`]) or TLS-only with client certificates ([`EtcdTlsBackend`]).
 
 use std::sync::Arc;
 
@@ -9,17 +10,25 @@ use prepull_storage::{Revision, Storage};
 use super::{EtcdFixture, ROOT};
 use crate::conformance::Backend;
 
+/// etcd over plain connections.
+pub type EtcdBackend = EtcdBackendOver<false>;
+/// etcd over TLS, the store presenting a client certificate (`--client-cert-auth`).
+pub type EtcdTlsBackend = EtcdBackendOver<true>;
+
 #[derive(Debug)]
-pub struct EtcdBackend {
+pub struct EtcdBackendOver<const TLS: bool> {
     pub fixture: EtcdFixture,
 }
 
 #[async_trait]
-impl Backend for EtcdBackend {
+impl<const TLS: bool> Backend for EtcdBackendOver<TLS> {
     async fn new() -> Self {
-        EtcdBackend {
-            fixture: EtcdFixture::start().await,
-        }
+        let fixture = if TLS {
+            EtcdFixture::start_tls().await
+        } else {
+            EtcdFixture::start().await
+        };
+        EtcdBackendOver { fixture }
     }
 
     fn store(&self) -> Arc<dyn Storage> {
