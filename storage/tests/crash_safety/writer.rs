@@ -34,7 +34,7 @@ pub async fn write_until_killed(dir: &Path, run: u32) {
         .map(|writer| {
             let store = store.clone();
             let stdout = stdout.clone();
-            tokio::spawn(async move { write_loop(&*store, run, writer, &stdout).await })
+            tokio::spawn(async move { write_loop(&store, run, writer, &stdout).await })
         })
         .collect();
     for writer in writers {
