@@ -15,6 +15,8 @@ const WAIT: Duration = Duration::from_secs(20);
 /// Bound on how long writes may keep failing after space is freed (the default backoff caps
 /// at 2 s).
 const RECOVERY_BOUND: Duration = Duration::from_secs(10);
+/// The longest wait between write attempts on a full disk, short so the test can wait it out.
+const BACKOFF: Duration = Duration::from_millis(200);
 
 fn key(i: usize) -> String {
     format!("{PREFIX}node-{i:05}")
@@ -49,7 +51,11 @@ async fn next_created(stream: &mut WatchStream) -> KeyValue {
 async fn a_full_disk_refuses_writes_keeps_reads_and_recovers_once_space_is_freed() {
     let disk = Tmpfs::mount(16 << 20).expect("a 16 MiB tmpfs");
     let dir = disk.path().join("store");
-    let store = EmbeddedStore::open(&dir, EmbeddedOptions::default()).expect("open");
+    let options = EmbeddedOptions {
+        max_write_retry_backoff: BACKOFF,
+        ..EmbeddedOptions::default()
+    };
+    let store = EmbeddedStore::open(&dir, options).expect("open");
     let mut acked = Vec::new();
     for i in 0..5 {
         acked.push(store.create(&key(i), value(i)).await.unwrap());
@@ -78,6 +84,14 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_recovers_once_space_is_freed
         &dir,
     );
     assert_full(&store.check_writable().await.unwrap_err(), &dir);
+    // Past the backoff, while the disk stays full: still refused, even a write small enough
+    // to fit into a free page of the file, so readiness does not flip back and forth.
+    tokio::time::sleep(BACKOFF * 3).await;
+    assert_full(&store.check_writable().await.unwrap_err(), &dir);
+    assert_full(
+        &store.create(&key(999_999), Bytes::new()).await.unwrap_err(),
+        &dir,
+    );
 
     // Reads and watches go on from the last durable commit.
     for kv in &acked {

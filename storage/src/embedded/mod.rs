@@ -27,8 +27,9 @@
 //! **Disk failures** (`database_slot.rs`, `write_health.rs`, "Recovery" in `writer.rs`). A
 //! commit that fails on the disk (a full filesystem: `InsufficientStorage`) poisons redb's
 //! handle, reads included; the writer reopens the file at once, so reads and watches go on from
-//! the last durable commit, and writes fail fast under a bounded backoff until one succeeds
-//! again, which happens by itself once space is freed. [`EmbeddedStore`]'s `check_writable`
+//! the last durable commit, and writes fail fast (under a bounded backoff, and after a full
+//! disk until [`EmbeddedOptions::resume_free_bytes`] are available again) until one succeeds,
+//! which happens by itself once space is freed. [`EmbeddedStore`]'s `check_writable`
 //! reports this state for readiness probes.
 //!
 //! **Reads** (`reads.rs`) run on tokio's blocking pool, each in one read transaction, which
@@ -48,6 +49,7 @@ mod change;
 mod compaction;
 mod database_slot;
 mod db_error;
+mod free_space;
 mod history;
 mod options;
 mod reads;

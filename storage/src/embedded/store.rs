@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::blocking::run_blocking;
 use super::database_slot::DatabaseSlot;
 use super::db_error::{DATABASE_FILE, db_error};
+use super::free_space::available_bytes;
 use super::options::EmbeddedOptions;
 use super::reads;
 use super::tables::{
@@ -81,6 +82,7 @@ impl EmbeddedStore {
             history_revisions: options.history_revisions,
             max_batch: options.max_batch.max(1),
             max_retry_backoff: options.max_write_retry_backoff,
+            resume_free_bytes: options.resume_free_bytes,
         };
         let writer = std::thread::Builder::new()
             .name("prepull-embedded-writer".to_string())
@@ -263,15 +265,21 @@ impl Storage for EmbeddedStore {
         Ok(*self.committed.borrow())
     }
 
-    /// Healthy: `Ok` at once. While writes fail: the remembered failure inside the backoff,
-    /// afterwards a probe commit through the writer (which, succeeding, ends the failure).
+    /// Healthy: `Ok` at once. While writes fail: the remembered failure until the next attempt
+    /// is due (see `write_health.rs`), then a probe commit through the writer, whose success
+    /// ends the failure.
     async fn check_writable(&self) -> Result<(), StorageError> {
         let health = self.health.borrow().clone();
         if health == WriteHealth::Healthy {
             return Ok(());
         }
-        if let Some(err) = health.fail_fast(Instant::now(), self.db.dir()) {
-            return Err(err);
+        let dir = self.db.dir();
+        if let Some(failure) = health.blocking(
+            Instant::now(),
+            || available_bytes(dir),
+            self.options.resume_free_bytes,
+        ) {
+            return Err(failure.to_error(dir));
         }
         self.request(|reply| WriteRequest::Probe { reply }).await
     }

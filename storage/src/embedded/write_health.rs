@@ -2,16 +2,19 @@
 //!
 //! ```text
 //! Healthy --a commit fails on the disk--> Failing { failures: 1 }
-//! Failing --retry_at passed, the next write (or probe) commits--> Healthy
-//! Failing --retry_at passed, the next attempt fails--> Failing { failures + 1 }
+//! Failing --the next attempt is due and commits (a write or a probe)--> Healthy
+//! Failing --the next attempt is due and fails--> Failing { failures + 1 }
 //! ```
 //!
 //! # Recovery
 //! Each failed attempt costs a reopen of the file (redb then recovers the last commit and, with
 //! `verify_on_open`, reads the file whole), so attempts are spaced by a backoff that starts at
-//! [`FIRST_RETRY`] and doubles up to `EmbeddedOptions::max_write_retry_backoff`. Inside it,
-//! writes fail fast with the remembered failure without touching the disk. The first write or
-//! readiness probe after it tries for real: once space is freed, writes resume by themselves.
+//! [`FIRST_RETRY`] and doubles up to `EmbeddedOptions::max_write_retry_backoff`. After a full
+//! disk an attempt is also due only once `EmbeddedOptions::resume_free_bytes` are available
+//! there: small writes often still fit into free pages inside the file, and letting them
+//! through would flip readiness back and forth while big writes keep failing. Until an attempt
+//! is due, writes fail fast with the remembered failure without touching the disk; the first
+//! write or readiness probe after that tries for real, so writes resume by themselves.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -77,14 +80,25 @@ impl DiskFailure {
 }
 
 impl WriteHealth {
-    /// The error to fail with at `now` without trying, while inside the backoff.
-    pub(super) fn fail_fast(&self, now: Instant, dir: &Path) -> Option<StorageError> {
-        match self {
-            WriteHealth::Failing {
-                failure, retry_at, ..
-            } if now < *retry_at => Some(failure.to_error(dir)),
-            _ => None,
-        }
+    /// The failure to fail with at `now` without trying: inside the backoff, or after a full
+    /// disk while fewer than `resume_free_bytes` are `available` (asked only then).
+    pub(super) fn blocking(
+        &self,
+        now: Instant,
+        available: impl FnOnce() -> Option<u64>,
+        resume_free_bytes: u64,
+    ) -> Option<&DiskFailure> {
+        let WriteHealth::Failing {
+            failure, retry_at, ..
+        } = self
+        else {
+            return None;
+        };
+        let still_full = || {
+            matches!(failure, DiskFailure::Full { .. })
+                && available().is_some_and(|free| free < resume_free_bytes)
+        };
+        (now < *retry_at || still_full()).then_some(failure)
     }
 
     /// The state after an attempt at `now` failed with `failure`.
@@ -138,12 +152,50 @@ mod tests {
             "100 ms, doubling, capped"
         );
         let dir = Path::new("/data/store");
-        let err = health.fail_fast(start, dir).expect("inside the backoff");
+        let plenty = || Some(1 << 30);
+        let failure = health
+            .blocking(start, plenty, 1 << 20)
+            .expect("inside the backoff");
+        let err = failure.to_error(dir);
         assert!(
             matches!(&err, StorageError::InsufficientStorage { path, .. } if path == dir),
             "{err:?}"
         );
-        assert!(health.fail_fast(start + max, dir).is_none(), "retry due");
-        assert!(WriteHealth::Healthy.fail_fast(start, dir).is_none());
+        assert!(
+            health.blocking(start + max, plenty, 1 << 20).is_none(),
+            "retry due"
+        );
+        assert!(
+            WriteHealth::Healthy
+                .blocking(start, plenty, 1 << 20)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn after_a_full_disk_a_retry_waits_for_free_space_but_other_failures_do_not() {
+        let start = Instant::now();
+        let later = start + Duration::from_secs(60);
+        let full = WriteHealth::Healthy.after_failure(full(), start, Duration::from_secs(1));
+        assert!(
+            full.blocking(later, || Some(1000), 4096).is_some(),
+            "still full"
+        );
+        assert!(
+            full.blocking(later, || Some(4096), 4096).is_none(),
+            "space is back"
+        );
+        assert!(
+            full.blocking(later, || None, 4096).is_none(),
+            "unknown: try"
+        );
+        let io = WriteHealth::Healthy.after_failure(
+            DiskFailure::Io {
+                reason: "EIO".into(),
+            },
+            start,
+            Duration::from_secs(1),
+        );
+        assert!(io.blocking(later, || Some(0), 4096).is_none());
     }
 }

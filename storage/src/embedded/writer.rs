@@ -12,8 +12,9 @@
 //! answers `PreviousIo`). The writer then reopens the file at once, so reads and watches go on
 //! from the last durable commit, re-reads the revision from it (a commit reported as failed may
 //! still have reached the disk), and publishes [`WriteHealth::Failing`]. Writes then fail fast
-//! until the backoff of `write_health.rs` has passed; the next write or probe after it tries
-//! for real, and its success makes the store healthy again. No restart is needed.
+//! until the next attempt is due (a backoff and, after a full disk, free space there: see
+//! `write_health.rs`); the next write or probe then tries for real, and its success makes the
+//! store healthy again. No restart is needed.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +25,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::compaction;
 use super::database_slot::DatabaseSlot;
 use super::db_error::db_error;
+use super::free_space::available_bytes;
 use super::reads;
 use super::tables::{Bookmarks, CHANGES, CURRENT_REVISION, KEY_VERSIONS, META, PROBES};
 use super::write_health::{DiskFailure, WriteHealth};
@@ -101,6 +103,8 @@ pub(super) struct Writer {
     pub max_batch: usize,
     /// The longest wait between two attempts while writes fail on the disk.
     pub max_retry_backoff: Duration,
+    /// After a full disk, the space that must be available before writes are tried again.
+    pub resume_free_bytes: u64,
 }
 
 impl Writer {
@@ -126,12 +130,13 @@ impl Writer {
 
     /// Commits the batch, unless writes are failing and the next attempt is not due yet.
     fn attempt(&mut self, batch: &[WriteRequest]) -> Result<Vec<Verdict>, StorageError> {
-        if let Some(err) = self
-            .health
-            .borrow()
-            .fail_fast(Instant::now(), self.db.dir())
-        {
-            return Err(err);
+        let dir = self.db.dir();
+        if let Some(failure) = self.health.borrow().blocking(
+            Instant::now(),
+            || available_bytes(dir),
+            self.resume_free_bytes,
+        ) {
+            return Err(failure.to_error(dir));
         }
         if self.db.is_closed() {
             // The reopen after the last failure failed too: without a handle there is nothing
@@ -175,7 +180,8 @@ impl Writer {
             *health = health.after_failure(failure.clone(), Instant::now(), max_backoff);
         });
         let dir = self.db.dir().to_path_buf();
-        tracing::warn!(%err, dir = %dir.display(), "embedded store: a commit failed on the disk; reopening the database");
+        let located = failure.to_error(&dir);
+        tracing::warn!(err = %located, "embedded store: a commit failed on the disk; reopening the database");
         match self.db.reopen() {
             Ok(()) if self.catch_up_with_the_file() => {
                 // The error came after the commit reached the disk (a failed final fsync): the
@@ -192,7 +198,7 @@ impl Writer {
                 tracing::warn!(err = %reopen, "embedded store: reopening failed; reads wait for the next attempt");
             }
         }
-        failure.to_error(&dir)
+        located
     }
 
     /// Opens the closed handle again; a failure counts as a failed attempt.
