@@ -67,6 +67,7 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
     };
     let metrics = metrics::Metrics::new();
     let storage = open_storage(&config.storage, &metrics).await?;
+    let storage_health = storage.clone();
     let registry = Registry::new(
         storage,
         RegistryOptions {
@@ -97,18 +98,7 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
         config.requests.max_mutating_requests_inflight,
     );
     state.metrics = metrics;
-    let storage_check = state.registry.clone();
-    state.health = state.health.with_check("storage", move || {
-        let registry = storage_check.clone();
-        async move {
-            registry
-                .store(Kind::NodeImage)
-                .current_revision()
-                .await
-                .map(|_| ())
-                .map_err(|err| err.message.into())
-        }
-    });
+    state.health = http::health::storage::with_storage_check(state.health, storage_health);
     let watches = state.shutdown.clone();
     let health = state.health.clone();
     if let Some(standalone) = &config.standalone {

@@ -1,6 +1,8 @@
 //! What storage calls can fail with. These errors know nothing of HTTP; the API server
 //! translates them to Kubernetes statuses in one place.
 
+use std::path::PathBuf;
+
 use crate::{KeyValue, Revision};
 
 /// A storage failure, with what the caller should do about it.
@@ -64,6 +66,12 @@ pub enum StorageError {
     #[error("storage unavailable: {reason}")]
     Unavailable { reason: String },
 
+    /// The filesystem holding the store's data directory is full (or over quota); the write
+    /// was not applied. Reads and watches keep working. Callers report InsufficientStorage
+    /// (507) naming `path`; writes succeed again, without a restart, once space is freed there.
+    #[error("no space left for the data directory {}: {reason}", path.display())]
+    InsufficientStorage { path: PathBuf, reason: String },
+
     /// Any other backend failure (a bug or an unexpected backend answer). Callers report an
     /// internal error (500) without echoing the reason to clients.
     #[error("storage internal error: {0}")]
@@ -88,7 +96,9 @@ impl StorageError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            StorageError::Unavailable { .. } | StorageError::RevisionTooLarge { .. }
+            StorageError::Unavailable { .. }
+                | StorageError::RevisionTooLarge { .. }
+                | StorageError::InsufficientStorage { .. }
         )
     }
 }

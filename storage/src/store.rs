@@ -88,6 +88,8 @@ pub type WatchStream = BoxStream<'static, Result<WatchEvent, StorageError>>;
 /// - Every call completes or fails within the backend's deadline; an unreachable backend is
 ///   [`StorageError::Unavailable`], never a hang.
 /// - Bytes that cannot be read back (corruption) are [`StorageError::Corrupt`], never a panic.
+/// - A write refused for lack of disk space is [`StorageError::InsufficientStorage`]; it leaves
+///   reads and watches working, and writes work again once space is freed, without reopening.
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
     /// Creates `key` if it does not exist. [`StorageError::AlreadyExists`] otherwise.
@@ -124,4 +126,13 @@ pub trait Storage: Send + Sync + 'static {
 
     /// The store's latest revision.
     async fn current_revision(&self) -> Result<Revision, StorageError>;
+
+    /// `Ok` when a write can be expected to succeed now, as far as the backend can tell without
+    /// writing anything a reader sees; otherwise the error a write would get now (e.g.
+    /// [`StorageError::InsufficientStorage`]). Cheap enough for every readiness probe. Wrappers
+    /// must forward it to the store they wrap. The default asks for the current revision: the
+    /// backend answers.
+    async fn check_writable(&self) -> Result<(), StorageError> {
+        self.current_revision().await.map(|_| ())
+    }
 }

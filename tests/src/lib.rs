@@ -27,6 +27,7 @@ mod service_process;
 mod test_image;
 mod throttled_proxy;
 mod tls_client;
+mod tmpfs;
 
 pub use aggregated_api::AggregatedApi;
 pub use blackhole_proxy::BlackholeProxy;
@@ -49,3 +50,4 @@ pub use registry::{ImageInfo, REGISTRY_BINARY, Registry, RegistryOptions};
 pub use test_image::{Blob, TestImage, sha256_digest};
 pub use throttled_proxy::ThrottledProxy;
 pub use tls_client::tls_client_config;
+pub use tmpfs::Tmpfs;

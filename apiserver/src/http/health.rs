@@ -13,7 +13,11 @@
 //! `ping` is always there. Checks added with [`HealthChecks::with_check`] count for all three
 //! endpoints, those added with [`HealthChecks::with_readiness_check`] for `/readyz` only, which
 //! also fails its built-in `shutdown` check once [`HealthChecks::begin_shutdown`] was called, so
-//! load balancers stop sending new requests while existing ones drain.
+//! load balancers stop sending new requests while existing ones drain. A check added with
+//! [`HealthChecks::with_check_and_readiness`] runs a stricter test for `/readyz` than for the
+//! other two ([`storage`]: live while the backend answers, ready while it takes writes).
+
+pub mod storage;
 
 use std::fmt::Write as _;
 use std::future::Future;
@@ -75,8 +79,19 @@ impl Endpoint {
 #[derive(Clone)]
 struct Check {
     name: String,
-    readiness_only: bool,
-    run: CheckFn,
+    /// What `/healthz` and `/livez` run; `None` for a readiness-only check.
+    live: Option<CheckFn>,
+    /// What `/readyz` runs.
+    ready: CheckFn,
+}
+
+impl Check {
+    fn for_endpoint(&self, endpoint: Endpoint) -> Option<&CheckFn> {
+        match endpoint {
+            Endpoint::Readyz => Some(&self.ready),
+            Endpoint::Healthz | Endpoint::Livez => self.live.as_ref(),
+        }
+    }
 }
 
 /// The registry of checks, shared by the routes (cheap to clone). Build it at startup, then
@@ -131,7 +146,26 @@ impl HealthChecks {
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), CheckFailed>> + Send + 'static,
     {
-        self.add(name, false, check)
+        let check = check_fn(check);
+        self.add(name, Some(check.clone()), check)
+    }
+
+    /// Adds a check that `/healthz` and `/livez` run as `check` and `/readyz` as the stricter
+    /// `readiness`: a component that is alive (a restart would not help) but cannot serve all
+    /// requests, e.g. `storage` on a full disk, answers reads while refusing writes.
+    pub fn with_check_and_readiness<F, Fut, R, RFut>(
+        self,
+        name: &str,
+        check: F,
+        readiness: R,
+    ) -> HealthChecks
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), CheckFailed>> + Send + 'static,
+        R: Fn() -> RFut + Send + Sync + 'static,
+        RFut: Future<Output = Result<(), CheckFailed>> + Send + 'static,
+    {
+        self.add(name, Some(check_fn(check)), check_fn(readiness))
     }
 
     /// Adds a check to `/readyz` only (a component that must be ready before the server takes
@@ -141,7 +175,7 @@ impl HealthChecks {
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), CheckFailed>> + Send + 'static,
     {
-        self.add(name, true, check)
+        self.add(name, None, check_fn(check))
     }
 
     /// Sets how long a check may run before it counts as failed.
@@ -150,19 +184,15 @@ impl HealthChecks {
         self
     }
 
-    fn add<F, Fut>(mut self, name: &str, readiness_only: bool, check: F) -> HealthChecks
-    where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), CheckFailed>> + Send + 'static,
-    {
+    fn add(mut self, name: &str, live: Option<CheckFn>, ready: CheckFn) -> HealthChecks {
         assert!(
             name != SHUTDOWN && self.checks.iter().all(|c| c.name != name),
             "health check {name:?} registered twice"
         );
         self.checks.push(Check {
             name: name.to_string(),
-            readiness_only,
-            run: Arc::new(move || Box::pin(check())),
+            live,
+            ready,
         });
         self
     }
@@ -182,7 +212,7 @@ impl HealthChecks {
         let mut names: Vec<String> = self
             .checks
             .iter()
-            .filter(|c| endpoint == Endpoint::Readyz || !c.readiness_only)
+            .filter(|c| c.for_endpoint(endpoint).is_some())
             .map(|c| c.name.clone())
             .collect();
         if endpoint == Endpoint::Readyz {
@@ -200,19 +230,18 @@ impl HealthChecks {
                 Ok(())
             });
         }
-        let check = self
+        let run = self
             .checks
             .iter()
-            .find(|c| c.name == name && (endpoint == Endpoint::Readyz || !c.readiness_only))?;
-        Some(
-            match tokio::time::timeout(self.timeout, (check.run)()).await {
-                Ok(result) => result,
-                Err(_) => Err(CheckFailed(format!(
-                    "timed out after {}s",
-                    self.timeout.as_secs_f64()
-                ))),
-            },
-        )
+            .find(|c| c.name == name)?
+            .for_endpoint(endpoint)?;
+        Some(match tokio::time::timeout(self.timeout, run()).await {
+            Ok(result) => result,
+            Err(_) => Err(CheckFailed(format!(
+                "timed out after {}s",
+                self.timeout.as_secs_f64()
+            ))),
+        })
     }
 
     /// Runs every check of `endpoint` not in `excluded`, concurrently.
@@ -251,6 +280,14 @@ impl HealthChecks {
             .route("/readyz/{check}", only_get(get(one_readyz)))
             .with_state(self.clone())
     }
+}
+
+fn check_fn<F, Fut>(check: F) -> CheckFn
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), CheckFailed>> + Send + 'static,
+{
+    Arc::new(move || Box::pin(check()))
 }
 
 /// What happened to one check in a report.

@@ -101,4 +101,9 @@ impl Storage for MeteredStorage {
             )
             .await
     }
+
+    /// Forwarded untimed: a readiness probe, not a storage call.
+    async fn check_writable(&self) -> Result<(), StorageError> {
+        self.inner.check_writable().await
+    }
 }

@@ -61,6 +61,18 @@ pub(crate) fn from_storage(err: StorageError, subject: &Subject, during: During)
             tracing::warn!(%reason, "storage unavailable");
             ApiError::unavailable("storage is unavailable, please try again later")
         }
+        StorageError::InsufficientStorage { path, reason } => {
+            tracing::warn!(%reason, dir = %path.display(), "storage has no space left");
+            status(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "InsufficientStorage",
+                format!(
+                    "insufficient storage: no space left for the server's data directory {}; \
+                     writes resume once space is freed there",
+                    path.display()
+                ),
+            )
+        }
         err @ (StorageError::Corrupt { .. } | StorageError::Internal(_)) => ApiError::internal(err),
     }
 }
@@ -315,6 +327,27 @@ mod tests {
             continued
                 .message
                 .starts_with("The provided continue parameter is too old")
+        );
+    }
+
+    #[test]
+    fn a_full_disk_is_507_naming_the_data_directory() {
+        let err = from_storage(
+            StorageError::InsufficientStorage {
+                path: "/var/lib/prepull/store".into(),
+                reason: "No space left on device (os error 28)".into(),
+            },
+            &job("x"),
+            During::Request,
+        );
+        assert_eq!(
+            (err.code.as_u16(), err.reason),
+            (507, "InsufficientStorage")
+        );
+        assert!(
+            err.message.contains("/var/lib/prepull/store"),
+            "{}",
+            err.message
         );
     }
 

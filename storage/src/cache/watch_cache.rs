@@ -422,4 +422,9 @@ impl Storage for WatchCache {
     async fn current_revision(&self) -> Result<Revision, StorageError> {
         self.shared.backend.current_revision().await
     }
+
+    /// Writes go to the backend, so its write health is the cache's.
+    async fn check_writable(&self) -> Result<(), StorageError> {
+        self.shared.backend.check_writable().await
+    }
 }

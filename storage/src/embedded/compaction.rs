@@ -14,7 +14,7 @@ use redb::{ReadableTable, Table};
 
 use super::change::{ChangeHeader, ChangeKind};
 use super::db_error::db_error;
-use super::tables::{Bookmarks, COMPACTED};
+use super::tables::COMPACTED;
 use crate::{Revision, StorageError};
 
 /// How many changes are decoded at a time, bounding memory for a large compaction.
@@ -75,21 +75,4 @@ fn remove_version(
     key_versions.remove((key, revision)).map_err(db_error)?;
     changes.remove(revision).map_err(db_error)?;
     Ok(())
-}
-
-/// Checks a requested compaction point against the store's revisions: `None` when there is
-/// nothing to do, otherwise `(from, to)` for [`compact`]. `RevisionTooLarge` past the current
-/// revision.
-pub(super) fn target(
-    meta: &impl ReadableTable<&'static str, u64>,
-    requested: Revision,
-) -> Result<Option<(Revision, Revision)>, StorageError> {
-    let bookmarks = Bookmarks::read(meta)?;
-    if requested > bookmarks.current {
-        return Err(StorageError::RevisionTooLarge {
-            requested,
-            current: bookmarks.current,
-        });
-    }
-    Ok((requested > bookmarks.compacted).then_some((bookmarks.compacted, requested)))
 }

@@ -1,12 +1,17 @@
-//! How redb's failures map onto [`StorageError`]: damage is `Corrupt`, I/O trouble and a file
-//! held by another process are `Unavailable`, everything else (bugs, misuse) is `Internal`.
+//! How redb's failures map onto [`StorageError`]: damage is `Corrupt`, a full disk is
+//! `InsufficientStorage`, other I/O trouble and a file held by another process are
+//! `Unavailable`, everything else (bugs, misuse) is `Internal`.
+
+use std::io::ErrorKind;
+use std::path::PathBuf;
 
 use crate::StorageError;
 
 /// What a `Corrupt` error names when the damage is in the database file rather than one key.
 pub(super) const DATABASE_FILE: &str = "(embedded database file)";
 
-/// Translates any redb error.
+/// Translates any redb error. An `InsufficientStorage` leaves `path` empty: this translation
+/// does not know the data directory, the writer names it (see `write_health.rs`).
 pub(super) fn db_error(err: impl Into<redb::Error>) -> StorageError {
     match err.into() {
         redb::Error::Corrupted(reason) => StorageError::Corrupt {
@@ -35,11 +40,22 @@ pub(super) fn db_error(err: impl Into<redb::Error>) -> StorageError {
                 reason: err.to_string(),
             }
         }
+        redb::Error::Io(err)
+            if matches!(
+                err.kind(),
+                ErrorKind::StorageFull | ErrorKind::QuotaExceeded
+            ) =>
+        {
+            StorageError::InsufficientStorage {
+                path: PathBuf::new(),
+                reason: err.to_string(),
+            }
+        }
         redb::Error::Io(err) => StorageError::Unavailable {
             reason: format!("embedded database I/O error: {err}"),
         },
         redb::Error::PreviousIo => StorageError::Unavailable {
-            reason: "embedded database had an I/O error earlier and must be reopened".to_string(),
+            reason: "embedded database had an I/O error earlier; it is being reopened".to_string(),
         },
         other => StorageError::Internal(format!("embedded database: {other}")),
     }

@@ -17,12 +17,20 @@
 //! writer moves the compaction point C forward in the same transaction, dropping every version
 //! superseded at or before C and deletes older than C. Lists at a revision < C, continue tokens
 //! issued below C and watches from a revision < C are `Expired`; everything else is served
-//! exactly. [`EmbeddedStore::compact`] moves C on request.
+//! exactly. [`EmbeddedStore::compact`] moves C on request (through the writer, like every write).
 //!
 //! **Writes** (`writer.rs`). One thread owns writing. It takes queued requests in batches (group
 //! commit), checks each one's precondition against the state including earlier writes of the
 //! same batch, and commits the batch in one redb transaction with an fsync before anyone hears
 //! back. One transaction per batch means a crash leaves either all of a batch or none of it.
+//!
+//! **Disk failures** (`database_slot.rs`, `write_health.rs`, "Recovery" in `writer.rs`). A
+//! commit that fails on the disk (a full filesystem: `InsufficientStorage`) poisons redb's
+//! handle, reads included; the writer reopens the file at once, so reads and watches go on from
+//! the last durable commit, and writes fail fast (under a bounded backoff, and after a full
+//! disk until [`EmbeddedOptions::resume_free_bytes`] are available again) until one succeeds,
+//! which happens by itself once space is freed. [`EmbeddedStore`]'s `check_writable`
+//! reports this state for readiness probes.
 //!
 //! **Reads** (`reads.rs`) run on tokio's blocking pool, each in one read transaction, which
 //! redb lets run alongside the writer.
@@ -39,7 +47,9 @@
 mod blocking;
 mod change;
 mod compaction;
+mod database_slot;
 mod db_error;
+mod free_space;
 mod history;
 mod options;
 mod reads;
@@ -47,7 +57,10 @@ mod store;
 mod tables;
 mod versions;
 mod watch_stream;
+mod write_health;
+mod write_op;
 mod writer;
 
+pub use database_slot::DATABASE_FILE_NAME;
 pub use options::EmbeddedOptions;
-pub use store::{DATABASE_FILE_NAME, EmbeddedStore};
+pub use store::EmbeddedStore;

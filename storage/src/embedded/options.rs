@@ -25,6 +25,15 @@ pub struct EmbeddedOptions {
     /// to open with `Corrupt` instead of being trusted (a trusted damaged file can make redb
     /// panic later). Costs one read of the whole file per open.
     pub verify_on_open: bool,
+    /// While commits fail on the disk (a full filesystem), the longest wait between two
+    /// attempts; writes inside the wait fail at once. Each failed attempt reopens the file, so
+    /// this bounds that cost; it is also how long writes may keep failing after space is freed.
+    pub max_write_retry_backoff: Duration,
+    /// After a full disk, writes are tried again only once this many bytes are available on
+    /// the data directory's filesystem (small writes often still fit into free pages inside the
+    /// file; letting them through would flip readiness while big writes keep failing). 0 tries
+    /// as soon as the backoff has passed.
+    pub resume_free_bytes: u64,
 }
 
 impl Default for EmbeddedOptions {
@@ -37,6 +46,8 @@ impl Default for EmbeddedOptions {
             cache_bytes: 64 * 1024 * 1024,
             watch_read_batch: 512,
             verify_on_open: true,
+            max_write_retry_backoff: Duration::from_secs(2),
+            resume_free_bytes: 4 * 1024 * 1024,
         }
     }
 }

@@ -3,29 +3,30 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use redb::{Builder, Database, ReadableTable};
+use redb::{Database, ReadableTable};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::blocking::run_blocking;
-use super::compaction;
+use super::database_slot::DatabaseSlot;
 use super::db_error::{DATABASE_FILE, db_error};
+use super::free_space::available_bytes;
 use super::options::EmbeddedOptions;
 use super::reads;
 use super::tables::{
     Bookmarks, CHANGES, COMPACTED, CURRENT_REVISION, FORMAT, FORMAT_VERSION, KEY_VERSIONS, META,
 };
 use super::watch_stream::HistoryFollower;
-use super::writer::{NewValue, WriteOp, WriteRequest, Writer};
+use super::write_health::WriteHealth;
+use super::write_op::{NewValue, WriteOp};
+use super::writer::{WriteRequest, Writer};
 use crate::{KeyValue, ListOptions, ListPage, Revision, Storage, StorageError, WatchStream};
-
-/// The database file inside the data directory.
-pub const DATABASE_FILE_NAME: &str = "prepull.redb";
 
 /// The embedded backend: a redb database in a local directory. See the [module
 /// docs](super) for the design.
@@ -33,19 +34,22 @@ pub const DATABASE_FILE_NAME: &str = "prepull.redb";
 /// Dropping the store stops its writer thread (waiting for the batch in flight) and closes the
 /// file, after which the directory can be opened again; open watches then end with
 /// `Unavailable`.
+///
+/// A full disk fails writes with `InsufficientStorage` while reads and watches go on; writes
+/// work again once space is freed, without a restart (see `writer.rs`, "Recovery").
 pub struct EmbeddedStore {
-    db: Arc<Database>,
+    db: Arc<DatabaseSlot>,
     requests: Option<mpsc::Sender<WriteRequest>>,
     writer: Option<JoinHandle<()>>,
     committed: watch::Receiver<Revision>,
+    health: watch::Receiver<WriteHealth>,
     options: EmbeddedOptions,
-    path: PathBuf,
 }
 
 impl fmt::Debug for EmbeddedStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EmbeddedStore")
-            .field("path", &self.path)
+            .field("dir", &self.db.dir())
             .field("committed", &*self.committed.borrow())
             .field("options", &self.options)
             .finish_non_exhaustive()
@@ -63,30 +67,22 @@ impl EmbeddedStore {
         std::fs::create_dir_all(dir).map_err(|err| StorageError::Unavailable {
             reason: format!("cannot create data directory {}: {err}", dir.display()),
         })?;
-        let path = dir.join(DATABASE_FILE_NAME);
-        let db = Builder::new()
-            .set_cache_size(options.cache_bytes)
-            .set_check_integrity_on_open(options.verify_on_open)
-            .create(&path)
-            .map_err(|err| match db_error(err) {
-                StorageError::Corrupt { reason, .. } => StorageError::Corrupt {
-                    key: path.display().to_string(),
-                    reason,
-                },
-                other => other,
-            })?;
-        let bookmarks = prepare(&db)?;
-        let db = Arc::new(db);
+        let db = Arc::new(DatabaseSlot::open(dir, &options)?);
+        let bookmarks = db.with(prepare)?;
 
         let (requests, queue) = mpsc::channel(options.queue_depth.max(1));
         let (published, committed) = watch::channel(bookmarks.current);
+        let (health_sender, health) = watch::channel(WriteHealth::Healthy);
         let writer = Writer {
             db: db.clone(),
             requests: queue,
             published,
+            health: health_sender,
             revision: bookmarks.current,
             history_revisions: options.history_revisions,
             max_batch: options.max_batch.max(1),
+            max_retry_backoff: options.max_write_retry_backoff,
+            resume_free_bytes: options.resume_free_bytes,
         };
         let writer = std::thread::Builder::new()
             .name("prepull-embedded-writer".to_string())
@@ -97,9 +93,14 @@ impl EmbeddedStore {
             requests: Some(requests),
             writer: Some(writer),
             committed,
+            health,
             options,
-            path,
         })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        self.db.dir()
     }
 
     /// Discards history before `revision`: afterwards lists at revisions below it, continue
@@ -108,19 +109,9 @@ impl EmbeddedStore {
     /// `RevisionTooLarge`. The writer also does this on its own to keep
     /// [`EmbeddedOptions::history_revisions`].
     pub async fn compact(&self, revision: Revision) -> Result<(), StorageError> {
-        let db = self.db.clone();
-        run_blocking(self.options.operation_timeout, move || {
-            let txn = db.begin_write().map_err(db_error)?;
-            {
-                let mut meta = txn.open_table(META).map_err(db_error)?;
-                let Some((from, to)) = compaction::target(&meta, revision)? else {
-                    return Ok(());
-                };
-                let mut changes = txn.open_table(CHANGES).map_err(db_error)?;
-                let mut key_versions = txn.open_table(KEY_VERSIONS).map_err(db_error)?;
-                compaction::compact(&mut changes, &mut key_versions, &mut meta, from, to)?;
-            }
-            txn.commit().map_err(db_error)
+        self.request(|reply| WriteRequest::Compact {
+            to: revision,
+            reply,
         })
         .await
     }
@@ -144,18 +135,28 @@ impl EmbeddedStore {
     async fn bookmarks(&self) -> Result<Bookmarks, StorageError> {
         let db = self.db.clone();
         run_blocking(self.options.operation_timeout, move || {
-            reads::bookmarks(&db)
+            db.with(reads::bookmarks)
         })
         .await
     }
 
     async fn submit(&self, op: WriteOp) -> Result<KeyValue, StorageError> {
+        self.request(|reply| WriteRequest::Write { op, reply })
+            .await
+    }
+
+    /// Queues the request `make` builds around its reply channel and waits for the outcome,
+    /// within the store's deadline.
+    async fn request<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StorageError>>) -> WriteRequest,
+    ) -> Result<T, StorageError> {
         let requests = self.requests.as_ref().expect("writer runs until drop");
         let (reply, outcome) = oneshot::channel();
         let deadline = self.options.operation_timeout;
         let send_and_wait = async {
             requests
-                .send(WriteRequest { op, reply })
+                .send(make(reply))
                 .await
                 .map_err(|_| writer_gone())?;
             outcome.await.map_err(|_| writer_gone())?
@@ -197,7 +198,7 @@ impl Storage for EmbeddedStore {
         let db = self.db.clone();
         let key = key.to_string();
         run_blocking(self.options.operation_timeout, move || {
-            reads::get(&db, &key)
+            db.with(|db| reads::get(db, &key))
         })
         .await
     }
@@ -207,7 +208,7 @@ impl Storage for EmbeddedStore {
         let prefix = prefix.to_string();
         let options = options.clone();
         run_blocking(self.options.operation_timeout, move || {
-            reads::list(&db, &prefix, &options)
+            db.with(|db| reads::list(db, &prefix, &options))
         })
         .await
     }
@@ -262,6 +263,25 @@ impl Storage for EmbeddedStore {
 
     async fn current_revision(&self) -> Result<Revision, StorageError> {
         Ok(*self.committed.borrow())
+    }
+
+    /// Healthy: `Ok` at once. While writes fail: the remembered failure until the next attempt
+    /// is due (see `write_health.rs`), then a probe commit through the writer, whose success
+    /// ends the failure.
+    async fn check_writable(&self) -> Result<(), StorageError> {
+        let health = self.health.borrow().clone();
+        if health == WriteHealth::Healthy {
+            return Ok(());
+        }
+        let dir = self.db.dir();
+        if let Some(failure) = health.blocking(
+            Instant::now(),
+            || available_bytes(dir),
+            self.options.resume_free_bytes,
+        ) {
+            return Err(failure.to_error(dir));
+        }
+        self.request(|reply| WriteRequest::Probe { reply }).await
     }
 }
 

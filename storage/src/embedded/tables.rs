@@ -4,7 +4,8 @@
 //!   log that watches replay and that versions are read from.
 //! - `key_versions`: (key, revision) -> (). Index of the revisions at which each key changed, in
 //!   key order then revision order: the version of a key at revision R is its last entry <= R.
-//! - `meta`: the store's current revision, its compaction point and the format version.
+//! - `meta`: the store's current revision, its compaction point, the format version, and a
+//!   counter that write probes bump (see `writer.rs`).
 
 use redb::{ReadableTable, TableDefinition};
 
@@ -21,6 +22,9 @@ pub(super) const CURRENT_REVISION: &str = "current_revision";
 /// Meta entry: the compaction point C. Reads at revisions >= C and watches after revisions >= C
 /// are served; anything older is `Expired`.
 pub(super) const COMPACTED: &str = "compacted";
+/// Meta entry: how many write probes committed; nothing reads it, a probe needs something to
+/// write to prove that commits reach the disk.
+pub(super) const PROBES: &str = "write_probes";
 /// Meta entry: the on-disk format version, written when the store is created.
 pub(super) const FORMAT: &str = "format";
 /// The format this code writes and reads.

@@ -12,10 +12,10 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use futures::StreamExt;
-use redb::Database;
 use tokio::sync::watch;
 
 use super::blocking::run_blocking;
+use super::database_slot::DatabaseSlot;
 use super::history::{self, HistoryBatch};
 use crate::{Revision, StorageError, WatchEvent, WatchStream};
 
@@ -23,8 +23,9 @@ use crate::{Revision, StorageError, WatchEvent, WatchStream};
 #[derive(Debug)]
 pub(super) struct HistoryFollower {
     /// Weak so that an open watch does not keep the database file open after the store is
-    /// dropped; the watch then ends with `Unavailable`.
-    pub db: Weak<Database>,
+    /// dropped; the watch then ends with `Unavailable`. Through the slot, a watch reads from
+    /// whatever handle the writer reopened after an I/O error.
+    pub db: Weak<DatabaseSlot>,
     pub prefix: String,
     /// Every change up to here has been read (and those under `prefix` queued or delivered).
     pub position: Revision,
@@ -84,7 +85,7 @@ impl HistoryFollower {
         let read_batch = self.read_batch;
         run_blocking(self.timeout, move || {
             let db = db.upgrade().ok_or_else(store_closed)?;
-            history::read_after(&db, &prefix, position, read_batch)
+            db.with(|db| history::read_after(db, &prefix, position, read_batch))
         })
         .await
     }

@@ -8,6 +8,8 @@
 mod compaction;
 mod integrity;
 mod lists;
+mod model;
+mod model_based;
 mod support;
 mod watches;
 mod writes;
@@ -15,5 +17,6 @@ mod writes;
 pub use compaction::*;
 pub use integrity::*;
 pub use lists::*;
+pub use model_based::*;
 pub use watches::*;
 pub use writes::*;

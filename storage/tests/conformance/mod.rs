@@ -62,6 +62,7 @@ macro_rules! conformance_suite {
             oversized_values_are_rejected_and_nothing_is_written,
             corrupt_stored_bytes_are_a_typed_error,
             restart_loses_nothing,
+            random_operation_sequences_agree_with_a_model,
         );
     };
     (@cases $backend:ty; $($case:ident),* $(,)?) => {

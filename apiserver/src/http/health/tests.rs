@@ -139,3 +139,40 @@ async fn a_check_that_hangs_fails_after_the_timeout() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_check_with_a_stricter_readiness_fails_readyz_alone() {
+    let writable = Arc::new(AtomicBool::new(false));
+    let ready = writable.clone();
+    let checks = HealthChecks::new().with_check_and_readiness(
+        "storage",
+        || async { Ok(()) },
+        move || {
+            let writable = ready.load(Ordering::SeqCst);
+            async move {
+                if writable {
+                    Ok(())
+                } else {
+                    Err("disk full".into())
+                }
+            }
+        },
+    );
+    let (status, _, body) = get(&checks, "/readyz?verbose").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        body,
+        "[+]ping ok\n[-]storage failed: reason withheld\n[+]shutdown ok\nreadyz check failed\n"
+    );
+    assert_eq!(
+        get(&checks, "/readyz/storage").await.2,
+        "internal server error: disk full\n"
+    );
+    let (status, _, body) = get(&checks, "/livez?verbose").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, "[+]ping ok\n[+]storage ok\nlivez check passed\n");
+    assert_eq!(get(&checks, "/healthz/storage").await.0, StatusCode::OK);
+
+    writable.store(true, Ordering::SeqCst);
+    assert_eq!(get(&checks, "/readyz").await.0, StatusCode::OK);
+}
