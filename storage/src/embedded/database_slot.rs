@@ -8,7 +8,7 @@
 //! write lock, so it waits for the operations in flight and nobody ever holds a closed handle.
 
 use std::path::{Path, PathBuf};
-use std::sync::{PoisonError, RwLock};
+use parking_lot::RwLock;
 
 use redb::{Builder, Database, TransactionError};
 
@@ -52,7 +52,7 @@ impl DatabaseSlot {
             }),
         };
         let db = slot.open_file()?;
-        *slot.handle.write().unwrap_or_else(PoisonError::into_inner) = Handle::Open(db);
+        *slot.handle.write() = Handle::Open(db);
         Ok(slot)
     }
 
@@ -67,7 +67,7 @@ impl DatabaseSlot {
         &self,
         work: impl FnOnce(&Database) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let handle = self.handle.read().unwrap_or_else(PoisonError::into_inner);
+        let handle = self.handle.read();
         match &*handle {
             Handle::Open(db) => work(db),
             Handle::Closed { reason } => Err(StorageError::Unavailable {
@@ -82,14 +82,14 @@ impl DatabaseSlot {
 
     /// Whether the last reopen failed, leaving no handle.
     pub(super) fn is_closed(&self) -> bool {
-        let handle = self.handle.read().unwrap_or_else(PoisonError::into_inner);
+        let handle = self.handle.read();
         matches!(&*handle, Handle::Closed { .. })
     }
 
     /// Whether the handle is unusable: closed, or failing every call with `PreviousIo`.
     /// Takes (and gives back at once) redb's write lock, so call it after a failure only.
     pub(super) fn is_poisoned(&self) -> bool {
-        let handle = self.handle.read().unwrap_or_else(PoisonError::into_inner);
+        let handle = self.handle.read();
         let Handle::Open(db) = &*handle else {
             return true;
         };
@@ -108,7 +108,7 @@ impl DatabaseSlot {
     /// commit. Waits for the operations in flight on the old handle. On failure the slot stays
     /// closed (reads answer `Unavailable`) and the error says why.
     pub(super) fn reopen(&self) -> Result<(), StorageError> {
-        let mut handle = self.handle.write().unwrap_or_else(PoisonError::into_inner);
+        let mut handle = self.handle.write();
         // The file lock goes with the old handle; the new open needs it.
         *handle = Handle::Closed {
             reason: "reopening".to_string(),
