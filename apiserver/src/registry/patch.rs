@@ -23,14 +23,14 @@ use crate::http::status::ApiError;
 const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
 
 /// A patch document, parsed once per request.
-enum PatchDocument {
+pub(super) enum PatchDocument {
     Json(json_patch::Patch),
     Merge(Value),
     Strategic(Value),
 }
 
 impl PatchDocument {
-    fn parse(patch: &Patch) -> Result<PatchDocument, ApiError> {
+    pub(super) fn parse(patch: &Patch) -> Result<PatchDocument, ApiError> {
         match patch {
             Patch::Json(bytes) => {
                 let operations: json_patch::Patch = serde_json::from_slice(bytes)
@@ -57,7 +57,7 @@ impl PatchDocument {
         }
     }
 
-    fn apply(&self, document: &mut Value, schema: SchemaNode) -> Result<(), ApiError> {
+    pub(super) fn apply(&self, document: &mut Value, schema: SchemaNode) -> Result<(), ApiError> {
         match self {
             PatchDocument::Json(operations) => json_patch::patch(document, &operations.0)
                 .map_err(|e| errors::patch_not_applicable(e.to_string())),

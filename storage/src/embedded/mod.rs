@@ -40,6 +40,7 @@ mod blocking;
 mod change;
 mod compaction;
 mod db_error;
+pub(crate) mod fuzzing;
 mod history;
 mod options;
 mod reads;

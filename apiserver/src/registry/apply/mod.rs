@@ -16,7 +16,7 @@
 
 mod csa_upgrade;
 mod merge;
-mod ownership;
+pub(super) mod ownership;
 
 use prepull_api::versions::present_value;
 use serde_json::Value;
