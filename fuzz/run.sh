@@ -2,6 +2,7 @@
 # Builds the fuzz targets (nightly) and runs each one for SECONDS, one after the other.
 #
 #   fuzz/run.sh SECONDS [TARGET...]      # every target when none is named
+#   FUZZ_NO_BUILD=1 fuzz/run.sh ...      # run what was built last
 #
 # Seeds come from fuzz/seeds/<target> (checked in); the growing corpus is fuzz/corpus/<target>,
 # crashers land in fuzz/artifacts/<target>/, logs (with the execution counts) in
@@ -30,7 +31,9 @@ if command -v flock > /dev/null; then
 fi
 # No sanitizer: the crates forbid unsafe code, and panics (with debug assertions and overflow
 # checks on) are what the targets look for; without ASan the fuzzers run several times faster.
-"${lock[@]}" cargo +nightly fuzz build --sanitizer none --debug-assertions
+if [[ -z ${FUZZ_NO_BUILD:-} ]]; then
+    "${lock[@]}" cargo +nightly fuzz build --sanitizer none --debug-assertions
+fi
 bin=target/x86_64-unknown-linux-gnu/release
 
 status=0

@@ -71,17 +71,27 @@ fn request<'a>(
     }
 }
 
-/// What every admitted object must survive: it is a stored object the server wrote, so
-/// (1) created again from its own bytes under `fieldValidation=Strict` it is admitted, to the
-/// same object but for the fresh uid (decode, defaults and validation agree with each other
-/// and defaults are idempotent), and (2) a no-op update of it is admitted, through the main
-/// resource and `/status`.
-fn check_admitted(kind: Kind, admitted: &Admitted, context: &str) {
+/// What every admitted object must survive: it is a stored object the server wrote, so, read
+/// back in the request's `version`, (1) when it was just created, created again from those
+/// bytes under `fieldValidation=Strict` it is admitted, to the same object but for the fresh
+/// uid (decode, defaults and validation agree with each other and defaults are idempotent),
+/// and (2) sent back as a no-op update it is admitted unchanged, through the main resource and
+/// `/status`. (An updated object is not created again: update validation may let unchanged
+/// fields be.)
+fn check_admitted(kind: Kind, version: ApiVersion, admitted: &Admitted, context: &str) {
+    let stored = &admitted.object;
+    if context == "create" {
+        check_created_again(kind, version, stored);
+    }
+    check_no_op_update(kind, version, admitted, context);
+}
+
+fn check_created_again(kind: Kind, version: ApiVersion, stored: &Value) {
+    let context = "create";
     let admission = pipeline(kind);
     let now = now();
-    let stored = &admitted.object;
-
     let mut again = stored.clone();
+    present_value(kind, &mut again, version);
     if let Some(Value::Object(meta)) = again.get_mut("metadata") {
         meta.remove("uid");
     }
@@ -91,7 +101,7 @@ fn check_admitted(kind: Kind, admitted: &Admitted, context: &str) {
             kind,
             &body,
             BodyOrigin::Request,
-            ApiVersion::PREFERRED,
+            version,
             None,
             FieldValidation::Strict,
             &now,
@@ -112,20 +122,27 @@ fn check_admitted(kind: Kind, admitted: &Admitted, context: &str) {
         without_uid(stored),
         "{context}: creating an admitted object again changes it"
     );
+}
 
+fn check_no_op_update(kind: Kind, version: ApiVersion, admitted: &Admitted, context: &str) {
+    let admission = pipeline(kind);
+    let now = now();
+    let stored = &admitted.object;
     let mut current = stored.clone();
     if let Some(Value::Object(meta)) = current.get_mut("metadata") {
         meta.insert("resourceVersion".into(), "5".into());
     }
+    let mut presented = current.clone();
+    present_value(kind, &mut presented, version);
     for subresource in [Subresource::Main, Subresource::Status] {
-        let body = Body::Value(current.clone());
+        let body = Body::Value(presented.clone());
         let updated = admission
             .admit_update(
                 &request(
                     kind,
                     &body,
                     BodyOrigin::Request,
-                    ApiVersion::PREFERRED,
+                    version,
                     Some(admitted.name.as_str()),
                     FieldValidation::Strict,
                     &now,
@@ -175,7 +192,7 @@ pub fn decode_kind(data: &[u8]) {
         Recording::Update,
     ));
     if let Ok(admitted) = admitted {
-        check_admitted(kind, &admitted, "create");
+        check_admitted(kind, version, &admitted, "create");
     }
 }
 
@@ -186,12 +203,17 @@ fn two_documents(data: &[u8]) -> Option<(Value, &[u8])> {
     Some((first, &data[split + 1..]))
 }
 
-/// Keys starting with `$` anywhere in `value`.
+/// Strategic-merge directive keys anywhere in `value` (other keys may start with `$` too:
+/// they are fields).
 fn dollar_keys(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for (key, child) in map {
-                if key.starts_with('$') {
+                if key == "$patch"
+                    || key == "$retainKeys"
+                    || key.starts_with("$setElementOrder/")
+                    || key.starts_with("$deleteFromPrimitiveList/")
+                {
                     out.push(key.clone());
                 }
                 dollar_keys(child, out);
@@ -288,7 +310,7 @@ pub fn patch(data: &[u8]) {
         Subresource::Main,
     );
     if let Ok(admitted) = admitted {
-        check_admitted(kind, &admitted, "patch");
+        check_admitted(kind, version, &admitted, "patch");
     }
 }
 
