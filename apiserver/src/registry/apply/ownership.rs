@@ -276,6 +276,22 @@ mod tests {
     }
 
     #[test]
+    fn a_configuration_without_metadata_still_records_its_manager() {
+        // Found by fuzzing: the entry had nowhere to go, so a created object owned nothing.
+        let created = apply(
+            &json!({}),
+            &json!({"spec": {"image": "nginx"}}),
+            &applier("a"),
+            &at(1),
+        )
+        .unwrap();
+        assert_eq!(
+            created["metadata"]["managedFields"][0]["fieldsV1"],
+            json!({"f:spec": {"f:image": {}}})
+        );
+    }
+
+    #[test]
     fn fields_a_manager_stops_applying_are_removed_unless_someone_else_owns_them() {
         let first = apply(
             &json!({}),
