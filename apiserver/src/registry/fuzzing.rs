@@ -343,11 +343,11 @@ pub fn apply(data: &[u8]) {
     let Ok(config) = serde_json::from_slice::<Value>(config_bytes) else {
         return;
     };
-    // What the registry's `check_config` lets through.
-    if !config.is_object()
-        || config
-            .pointer("/metadata/managedFields")
-            .is_some_and(|m| !m.is_null())
+    // Lives are stored objects (or `{}` for a create); configurations pass the registry's
+    // own check first.
+    if !live.is_object()
+        || live.get("metadata").is_some_and(|m| !m.is_object())
+        || super::apply::check_config(&config).is_err()
     {
         return;
     }

@@ -152,8 +152,10 @@ pub(crate) fn set_entries(object: &mut Value, entries: Vec<ManagedFieldsEntry>) 
     if !entries.is_empty()
         && let Value::Object(top) = object
     {
-        top.entry("metadata")
-            .or_insert_with(|| Value::Object(Default::default()));
+        let meta = top.entry("metadata").or_insert(Value::Null);
+        if meta.is_null() {
+            *meta = Value::Object(Default::default());
+        }
     }
     let Some(Value::Object(meta)) = object.get_mut("metadata") else {
         return;
