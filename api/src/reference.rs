@@ -167,7 +167,8 @@ impl ImageReference {
     /// (`ghcr.io/foo/bar`).
     ///
     /// Docker Hub paths whose first component reads as a registry host (`docker.io/localhost/x`,
-    /// `docker.io/a.b/x`) keep `docker.io/`: dropped, the name would name another registry.
+    /// `docker.io/a.b/x`) keep `docker.io/`: dropped, the name would name another registry. So
+    /// does an official image named like an image id (64 hex digits), which would read as one.
     pub fn familiar_name(&self) -> String {
         if self.domain != DEFAULT_DOMAIN {
             return self.name();
@@ -176,7 +177,9 @@ impl ImageReference {
             Some(rest) if !rest.contains('/') => rest,
             _ => &self.path,
         };
-        if split_docker_domain(familiar) != (DEFAULT_DOMAIN.to_owned(), self.path.clone()) {
+        if HEX_IDENTIFIER.is_match(familiar)
+            || split_docker_domain(familiar) != (DEFAULT_DOMAIN.to_owned(), self.path.clone())
+        {
             return self.name();
         }
         familiar.to_owned()
@@ -390,6 +393,7 @@ mod tests {
             "docker.io/localhost/app",
             "docker.io/a.b/app:v1",
             "docker.io/index.docker.io/x",
+            "docker.io/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
         ] {
             let r = parse(image);
             assert!(r.familiar_name().starts_with("docker.io/"), "{image}");
