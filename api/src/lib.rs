@@ -32,6 +32,9 @@ pub mod strict;
 pub mod validation;
 pub mod versions;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use group::{ApiVersion, GROUP, Kind, KindInfo, KruiseResource, VERSIONS};
 pub use image_list_pull_job::{
     ImageListPullJob, ImageListPullJobList, ImageListPullJobSpec, ImageListPullJobStatus,

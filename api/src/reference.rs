@@ -165,14 +165,24 @@ impl ImageReference {
     /// The repository name as Docker shows it: `docker.io/` and, for single-component official
     /// images, `library/` are dropped (`nginx`, `foo/bar`); other registries stay
     /// (`ghcr.io/foo/bar`).
+    ///
+    /// Docker Hub paths whose first component reads as a registry host (`docker.io/localhost/x`,
+    /// `docker.io/a.b/x`) keep `docker.io/`: dropped, the name would name another registry. So
+    /// does an official image named like an image id (64 hex digits), which would read as one.
     pub fn familiar_name(&self) -> String {
         if self.domain != DEFAULT_DOMAIN {
             return self.name();
         }
-        match self.path.strip_prefix(OFFICIAL_REPO_PREFIX) {
-            Some(rest) if !rest.contains('/') => rest.to_owned(),
-            _ => self.path.clone(),
+        let familiar = match self.path.strip_prefix(OFFICIAL_REPO_PREFIX) {
+            Some(rest) if !rest.contains('/') => rest,
+            _ => &self.path,
+        };
+        if HEX_IDENTIFIER.is_match(familiar)
+            || split_docker_domain(familiar) != (DEFAULT_DOMAIN.to_owned(), self.path.clone())
+        {
+            return self.name();
         }
+        familiar.to_owned()
     }
 
     /// The familiar name with the tag and digest as written (`nginx`, `nginx:1.9`,
@@ -280,6 +290,12 @@ fn parse_canonical(input: &str) -> Result<ImageReference, ReferenceError> {
         .ok_or(ReferenceError::InvalidFormat)?;
     let domain = name_caps.get(1).map_or("", |m| m.as_str());
     let path = name_caps.get(2).map_or("", |m| m.as_str());
+    // The input always starts with a domain; the grammar's domain is optional, so a first
+    // component that is no valid host (`a.b_c/x`) would otherwise become part of the path,
+    // leaving a reference with no registry (Docker accepts it; nothing can pull it).
+    if domain.is_empty() {
+        return Err(ReferenceError::InvalidFormat);
+    }
     let digest = caps.get(3).map(|m| m.as_str());
     if let Some(digest) = digest {
         validate_digest(digest)?;
@@ -368,6 +384,28 @@ mod tests {
         assert_eq!(
             parse("index.docker.io/nginx").name(),
             "docker.io/library/nginx"
+        );
+    }
+
+    #[test]
+    fn a_docker_hub_path_that_reads_as_a_registry_keeps_docker_io_in_the_familiar_name() {
+        for image in [
+            "docker.io/localhost/app",
+            "docker.io/a.b/app:v1",
+            "docker.io/index.docker.io/x",
+            "docker.io/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ] {
+            let r = parse(image);
+            assert!(r.familiar_name().starts_with("docker.io/"), "{image}");
+            assert_eq!(parse(&r.familiar_string()), r, "{image}");
+        }
+    }
+
+    #[test]
+    fn a_first_component_that_is_neither_a_host_nor_docker_hub_is_refused() {
+        assert_eq!(
+            ImageReference::parse("gllc.h_h/33"),
+            Err(ReferenceError::InvalidFormat)
         );
     }
 

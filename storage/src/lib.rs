@@ -15,6 +15,8 @@ pub mod embedded;
 pub mod envelope;
 pub mod error;
 pub mod etcd;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guaranteed_update;
 pub mod keys;
 pub mod store;

@@ -132,6 +132,13 @@ impl FieldSet {
             .is_some_and(|p| p.starts_with(path))
     }
 
+    /// Whether `path` is in the set with nothing under it: its whole value is owned.
+    pub(crate) fn has_leaf(&self, path: &Path) -> bool {
+        let mut from = self.0.range(path.clone()..);
+        from.next().is_some_and(|p| p == path)
+            && !from.next().is_some_and(|next| next.starts_with(path))
+    }
+
     pub(crate) fn intersection(&self, other: &FieldSet) -> FieldSet {
         FieldSet(self.0.intersection(&other.0).cloned().collect())
     }

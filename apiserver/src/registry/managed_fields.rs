@@ -148,6 +148,15 @@ pub(crate) fn sort_entries(entries: &mut [ManagedFieldsEntry]) {
 }
 
 pub(crate) fn set_entries(object: &mut Value, entries: Vec<ManagedFieldsEntry>) {
+    // An apply configuration may leave `metadata` out; its entries still need a place.
+    if !entries.is_empty()
+        && let Value::Object(top) = object
+    {
+        let meta = top.entry("metadata").or_insert(Value::Null);
+        if meta.is_null() {
+            *meta = Value::Object(Default::default());
+        }
+    }
     let Some(Value::Object(meta)) = object.get_mut("metadata") else {
         return;
     };

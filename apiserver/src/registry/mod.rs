@@ -20,6 +20,8 @@ mod create;
 mod delete;
 mod errors;
 mod field_set;
+#[doc(hidden)]
+pub mod fuzzing;
 mod generate_name;
 mod image_list_pull_job;
 mod image_pull_job;

@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use prepull_storage::Revision;
-use serde::Deserialize;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -110,11 +110,96 @@ impl fmt::Debug for Object {
     }
 }
 
-/// The top level of a stored object, as far as splicing in the resourceVersion needs.
-#[derive(Deserialize)]
+/// The top level of a stored object, as far as splicing in the resourceVersion needs: it must
+/// be a JSON object (not an array, which serde would also read into a struct), and every
+/// value is checked as strictly as parsing a [`Value`] would (serde_json skips ignored values
+/// without checking their string escapes or UTF-8).
 struct TopLevel<'a> {
-    #[serde(borrow)]
     metadata: Option<&'a RawValue>,
+}
+
+impl<'de> Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(TopLevelVisitor)
+    }
+}
+
+struct TopLevelVisitor;
+
+impl<'de> Visitor<'de> for TopLevelVisitor {
+    type Value = TopLevel<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel<'de>, A::Error> {
+        let mut metadata = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key != "metadata" {
+                map.next_value::<CheckedJson>()?;
+                continue;
+            }
+            if metadata.is_some() {
+                return Err(de::Error::duplicate_field("metadata"));
+            }
+            let raw: &'de RawValue = map.next_value()?;
+            serde_json::from_str::<CheckedJson>(raw.get()).map_err(de::Error::custom)?;
+            metadata = Some(raw);
+        }
+        Ok(TopLevel { metadata })
+    }
+}
+
+/// Any JSON value, read as strictly as a [`Value`] (strings unescaped) without building it.
+struct CheckedJson;
+
+impl<'de> Deserialize<'de> for CheckedJson {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(CheckedJson)
+    }
+}
+
+impl<'de> Visitor<'de> for CheckedJson {
+    type Value = CheckedJson;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<CheckedJson, E> {
+        Ok(CheckedJson)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<CheckedJson, E> {
+        Ok(CheckedJson)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<CheckedJson, E> {
+        Ok(CheckedJson)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<CheckedJson, E> {
+        Ok(CheckedJson)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<CheckedJson, E> {
+        Ok(CheckedJson)
+    }
+
+    fn visit_unit<E>(self) -> Result<CheckedJson, E> {
+        Ok(CheckedJson)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CheckedJson, A::Error> {
+        while seq.next_element::<CheckedJson>()?.is_some() {}
+        Ok(CheckedJson)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CheckedJson, A::Error> {
+        while map.next_entry::<CheckedJson, CheckedJson>()?.is_some() {}
+        Ok(CheckedJson)
+    }
 }
 
 /// `stored` with `"resourceVersion":"<revision>"` as the first member of its `metadata`.
@@ -234,6 +319,12 @@ mod tests {
             b"{\"spec\":{}}",
             b"{\"metadata\":{}",
             b"null",
+            // Found by fuzzing: an array holding an object, a lone surrogate or bytes that are
+            // not UTF-8 outside `metadata`, and inside it.
+            b"[{\"metadata\":{}}]",
+            br#"{"metadata":{},"spec":{"a\ud800":1}}"#,
+            b"{\"metadata\":{},\"spec\":\"\xff\"}",
+            br#"{"metadata":{"a":"\udc00"}}"#,
         ] {
             assert_eq!(
                 Object::from_stored(bad, "/k", 1).unwrap_err().code.as_u16(),

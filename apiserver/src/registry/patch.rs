@@ -28,14 +28,14 @@ const MAX_PATCHED_OBJECT_BYTES: usize = prepull_storage::MAX_VALUE_BYTES;
 const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
 
 /// A patch document, parsed once per request.
-enum PatchDocument {
+pub(super) enum PatchDocument {
     Json(json_patch::Patch),
     Merge(Value),
     Strategic(Value),
 }
 
 impl PatchDocument {
-    fn parse(patch: &Patch) -> Result<PatchDocument, ApiError> {
+    pub(super) fn parse(patch: &Patch) -> Result<PatchDocument, ApiError> {
         match patch {
             Patch::Json(bytes) => {
                 let operations: json_patch::Patch = serde_json::from_slice(bytes)
@@ -62,7 +62,7 @@ impl PatchDocument {
         }
     }
 
-    fn apply(&self, document: &mut Value, schema: SchemaNode) -> Result<(), ApiError> {
+    pub(super) fn apply(&self, document: &mut Value, schema: SchemaNode) -> Result<(), ApiError> {
         match self {
             PatchDocument::Json(operations) => {
                 patch_budget::apply_bounded(document, &operations.0, MAX_PATCHED_OBJECT_BYTES)

@@ -7,8 +7,8 @@
 //! the handle for one operation at a time under a read lock; [`DatabaseSlot::reopen`] takes the
 //! write lock, so it waits for the operations in flight and nobody ever holds a closed handle.
 
-use std::path::{Path, PathBuf};
 use parking_lot::RwLock;
+use std::path::{Path, PathBuf};
 
 use redb::{Builder, Database, TransactionError};
 

@@ -50,6 +50,7 @@ mod compaction;
 mod database_slot;
 mod db_error;
 mod free_space;
+pub(crate) mod fuzzing;
 mod history;
 mod options;
 mod reads;

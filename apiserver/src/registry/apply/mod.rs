@@ -16,7 +16,7 @@
 
 mod csa_upgrade;
 mod merge;
-mod ownership;
+pub(super) mod ownership;
 
 use prepull_api::versions::present_value;
 use serde_json::Value;
@@ -102,11 +102,22 @@ impl ResourceStore {
     }
 }
 
-/// An apply configuration must be an object and must not carry managedFields.
-fn check_config(config: &Value) -> Result<(), ApiError> {
+/// An apply configuration must be an object, with an object (or no) `metadata`, and must not
+/// carry managedFields.
+pub(super) fn check_config(config: &Value) -> Result<(), ApiError> {
     if !config.is_object() {
         return Err(ApiError::bad_request(
             "error decoding patch: an apply configuration must be an object",
+        ));
+    }
+    // Found by fuzzing: a `metadata` string left the manager's entry nowhere to go, and a
+    // create then replaced it with the URL's name, so the object owned nothing.
+    if config
+        .get("metadata")
+        .is_some_and(|m| !m.is_object() && !m.is_null())
+    {
+        return Err(ApiError::bad_request(
+            "error decoding patch: metadata must be an object",
         ));
     }
     if config

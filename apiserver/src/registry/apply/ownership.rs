@@ -173,10 +173,16 @@ fn apply_once(
         .iter()
         .filter(|e| !applier.owns(e))
         .fold(FieldSet::default(), |all, e| all.union(&fields_of(e)));
-    // Outermost first: a removed element takes its fields with it.
+    // Outermost first: a removed element takes its fields with it. What some manager (the
+    // applier too) still sets stays: anything at or under the path, and values owned whole by
+    // an ancestor (an atomic list or map), as structured-merge-diff adds owned leaves back.
+    // Found by fuzzing: a stale element path under a list now applied atomically emptied the
+    // list just applied.
     let dropped = previous.difference(&applied);
+    let owned = others.union(&applied);
     for path in dropped.paths() {
-        if !others.covers(path) && !is_element_key(path) {
+        let owned_whole_above = (1..path.len()).any(|n| owned.has_leaf(&path[..n].to_vec()));
+        if !owned.covers(path) && !owned_whole_above && !is_element_key(path) {
             remove_path(&mut merged, path);
         }
     }
@@ -273,6 +279,41 @@ mod tests {
         );
         assert_eq!(entries[1]["manager"], "b");
         assert_eq!(entries[1]["operation"], "Apply");
+    }
+
+    #[test]
+    fn a_field_the_manager_now_sets_inside_what_it_owned_whole_stays() {
+        // Found by fuzzing: dropping the old, coarser path removed the value just applied.
+        let live = json!({"apiVersion": "apps.kruise.io/v1alpha1", "kind": "ImagePullJob",
+            "metadata": {"name": "j", "managedFields": [{"manager": "a", "operation": "Apply",
+                "apiVersion": "apps.kruise.io/v1alpha1", "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:spec": {"f:pullPolicy": {}}}}]},
+            "spec": {"image": "nginx", "pullPolicy": {"backoffLimit": 1}}});
+        let result = apply(
+            &live,
+            &config(json!({"pullPolicy": {"backoffLimit": 3}})),
+            &applier("a"),
+            &at(2),
+        )
+        .unwrap();
+        assert_eq!(result["spec"]["pullPolicy"], json!({"backoffLimit": 3}));
+        assert_eq!(result["spec"]["image"], "nginx");
+    }
+
+    #[test]
+    fn a_configuration_without_metadata_still_records_its_manager() {
+        // Found by fuzzing: the entry had nowhere to go, so a created object owned nothing.
+        let created = apply(
+            &json!({}),
+            &json!({"spec": {"image": "nginx"}}),
+            &applier("a"),
+            &at(1),
+        )
+        .unwrap();
+        assert_eq!(
+            created["metadata"]["managedFields"][0]["fieldsV1"],
+            json!({"f:spec": {"f:image": {}}})
+        );
     }
 
     #[test]

@@ -1,0 +1,53 @@
+//! Replays the fuzz targets' inputs kept in `fuzz/regressions/<target>/` (every crasher the
+//! fuzzers found, and interesting corpus inputs) and `fuzz/seeds/<target>/` through the same
+//! entry functions the fuzz targets call (`prepull_api::fuzzing`), on the stable toolchain.
+//! A failure names the input file; run it under the fuzzer with
+//! `fuzz/target/x86_64-unknown-linux-gnu/release/<target> <file>`.
+
+use std::path::PathBuf;
+
+use prepull_api::fuzzing;
+
+/// Runs `entry` on every kept input of `target`; returns how many there were.
+fn replay(target: &str, entry: fn(&[u8])) -> usize {
+    let fuzz = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    let mut count = 0;
+    for kept in ["regressions", "seeds"] {
+        let Ok(dir) = std::fs::read_dir(fuzz.join(kept).join(target)) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = dir.map(|entry| entry.expect("readable").path()).collect();
+        files.sort();
+        for file in files {
+            let input = std::fs::read(&file).expect("readable input");
+            eprintln!("replaying {}", file.display());
+            entry(&input);
+            count += 1;
+        }
+    }
+    count
+}
+
+#[test]
+fn label_selector_inputs_keep_their_invariants() {
+    assert!(
+        replay("label_selector", fuzzing::label_selector) > 0,
+        "no kept inputs for label_selector"
+    );
+}
+
+#[test]
+fn field_selector_inputs_keep_their_invariants() {
+    assert!(
+        replay("field_selector", fuzzing::field_selector) > 0,
+        "no kept inputs for field_selector"
+    );
+}
+
+#[test]
+fn image_reference_inputs_keep_their_invariants() {
+    assert!(
+        replay("image_reference", fuzzing::image_reference) > 0,
+        "no kept inputs for image_reference"
+    );
+}

@@ -1,0 +1,5 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    prepull_apiserver::registry::fuzzing::splice_resource_version(data)
+});
