@@ -3,7 +3,9 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -96,7 +98,7 @@ async fn write_loop(
             }
         };
         // The ack is out (in the pipe) before the next write starts.
-        let mut out = stdout.lock().expect("stdout lock");
+        let mut out = stdout.lock();
         out.write_all(ack.line().as_bytes()).expect("print the ack");
         out.flush().expect("flush the ack");
     }
