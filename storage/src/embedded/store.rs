@@ -170,6 +170,9 @@ impl EmbeddedStore {
     }
 }
 
+/// How long dropping the store waits for reads still running on the blocking pool.
+const READS_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Drop for EmbeddedStore {
     fn drop(&mut self) {
         // Closing the queue lets the writer finish its batch and exit; joining it releases
@@ -179,6 +182,13 @@ impl Drop for EmbeddedStore {
             && writer.join().is_err()
         {
             tracing::error!("embedded store writer thread panicked");
+        }
+        // A read whose caller gave up (timeout, dropped future) may still run on the blocking
+        // pool with its own handle on the database: wait for it (bounded), so the file is
+        // closed when the store is gone and the next open of the directory succeeds.
+        let deadline = std::time::Instant::now() + READS_DRAIN_TIMEOUT;
+        while Arc::strong_count(&self.db) > 1 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
         }
     }
 }
