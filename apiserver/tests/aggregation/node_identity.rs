@@ -87,6 +87,52 @@ pub async fn a_node_bound_agent_token_may_register_only_its_own_node_image(env: 
         .await
         .expect("node-1's agent registers its NodeImage");
     ok(&through, &["get", "nodeimage", "node-1"]).await;
+    // Its own NodeImage's spec is the server's: a foreign pull Secret written there is refused
+    // (through kube-apiserver RBAC may already refuse it; directly, the node restriction does).
+    let foreign_secret = r#"{"spec": {"images": {"r.example/app": {
+        "pullSecrets": [{"namespace": "kube-system", "name": "regcred"}],
+        "tags": [{"tag": "1", "version": 1, "pullPolicy": {"ttlSecondsAfterFinished": 300}}]}}}}"#;
+    for kubectl in [&through, &direct] {
+        let refused = fails(
+            kubectl,
+            &[
+                "patch",
+                "nodeimage",
+                "node-1",
+                "--type",
+                "merge",
+                "-p",
+                foreign_secret,
+            ],
+        )
+        .await;
+        assert!(
+            refused.contains("forbidden") || refused.contains("Forbidden"),
+            "{refused}"
+        );
+    }
+    let refused = fails(
+        &direct,
+        &[
+            "patch",
+            "nodeimage",
+            "node-1",
+            "--type",
+            "merge",
+            "-p",
+            foreign_secret,
+        ],
+    )
+    .await;
+    assert!(
+        refused.contains(r#"node "node-1" may not modify spec of its NodeImage"#),
+        "{refused}"
+    );
+    let stored = ok(&env.admin, &["get", "nodeimage", "node-1", "-o", "json"]).await;
+    assert!(
+        !stored.contains("regcred"),
+        "nothing of it was stored: {stored}"
+    );
     // RBAC lets the agents' service account read every NodeImage; the node identity narrows it.
     for kubectl in [&through, &direct] {
         for args in [
