@@ -7,16 +7,13 @@
 //! binaries first and runs it in the background). DIR keeps the server's data (kubeconfig,
 //! certificates, store) and the logs; `DIR/ready` is written once everything is up.
 
-#[path = "../tests/end_to_end/system.rs"]
-mod system;
-
 use std::path::PathBuf;
 
 use anyhow::Context;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{SignalKind, signal};
 
-use system::{Binaries, DEMO_REPOSITORY, System};
+use prepull_testbed::system::{Binaries, DEMO_REPOSITORY, System};
 
 /// The fixed address of the demo registry that `examples/` names.
 const DEMO_REGISTRY: &str = "127.0.0.1:5000";

@@ -72,6 +72,13 @@ pub enum StorageError {
     #[error("no space left for the data directory {}: {reason}", path.display())]
     InsufficientStorage { path: PathBuf, reason: String },
 
+    /// etcd refused the write because its database reached its space quota
+    /// (`--quota-backend-bytes`; etcd then raises its NOSPACE alarm and refuses every write
+    /// until an operator compacts, defragments and disarms it). Nothing was written; reads
+    /// and watches keep working. Callers report InsufficientStorage (507).
+    #[error("etcd's database is over its space quota: {reason}")]
+    QuotaExceeded { reason: String },
+
     /// Any other backend failure (a bug or an unexpected backend answer). Callers report an
     /// internal error (500) without echoing the reason to clients.
     #[error("storage internal error: {0}")]
@@ -99,6 +106,7 @@ impl StorageError {
             StorageError::Unavailable { .. }
                 | StorageError::RevisionTooLarge { .. }
                 | StorageError::InsufficientStorage { .. }
+                | StorageError::QuotaExceeded { .. }
         )
     }
 }

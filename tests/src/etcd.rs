@@ -45,6 +45,12 @@ pub struct Etcd {
     client_port: u16,
     peer_port: u16,
     tls: Option<EtcdTls>,
+    /// `--name`; members of one [`crate::EtcdCluster`] differ.
+    pub(crate) name: String,
+    /// `--initial-cluster`; `None`: this member alone.
+    pub(crate) initial_cluster: Option<String>,
+    /// More flags, e.g. `--quota-backend-bytes`.
+    extra_args: Vec<String>,
     // Declared last so it is removed after the process was killed.
     dir: TempDir,
 }
@@ -98,34 +104,27 @@ impl Etcd {
     /// The error says how to install etcd when the binary is missing, and carries etcd's log
     /// when it did not become healthy.
     pub async fn start() -> anyhow::Result<Etcd> {
-        Etcd::start_with(false).await
+        Etcd::start_with(false, &[]).await
     }
 
     /// Like [`Etcd::start`], serving clients only over TLS and only with a client certificate
     /// from [`Etcd::tls`]'s CA (`--client-cert-auth`); [`Etcd::endpoint`] is then
     /// `https://127.0.0.1:<port>`. Peers (one member, loopback) stay plain.
     pub async fn start_tls() -> anyhow::Result<Etcd> {
-        Etcd::start_with(true).await
+        Etcd::start_with(true, &[]).await
     }
 
-    async fn start_with(with_tls: bool) -> anyhow::Result<Etcd> {
-        if !Path::new(ETCD_BINARY).is_file() {
-            bail!("{ETCD_BINARY} not found: install it with `apt-get install -y etcd-server`");
-        }
+    /// Like [`Etcd::start`] with a space quota of `bytes` (`--quota-backend-bytes`): once the
+    /// database outgrows it, etcd raises its NOSPACE alarm and refuses every write.
+    pub async fn start_with_quota(bytes: u64) -> anyhow::Result<Etcd> {
+        Etcd::start_with(false, &[format!("--quota-backend-bytes={bytes}")]).await
+    }
+
+    async fn start_with(with_tls: bool, extra_args: &[String]) -> anyhow::Result<Etcd> {
         let mut last_error = None;
         for _ in 0..PORT_CLASH_ATTEMPTS {
-            let dir = tempfile::Builder::new().prefix("prepull-etcd-").tempdir()?;
-            let mut etcd = Etcd {
-                process: None,
-                client_port: free_loopback_port()?,
-                peer_port: free_loopback_port()?,
-                tls: if with_tls {
-                    Some(EtcdTls::generate(&dir.path().join("pki"))?)
-                } else {
-                    None
-                },
-                dir,
-            };
+            let mut etcd = Etcd::unstarted(with_tls)?;
+            etcd.extra_args = extra_args.to_vec();
             match etcd.spawn_and_wait().await {
                 Ok(()) => return Ok(etcd),
                 Err(error) if etcd.logs().contains("address already in use") => {
@@ -135,6 +134,33 @@ impl Etcd {
             }
         }
         Err(last_error.expect("at least one attempt ran")).context("etcd kept hitting taken ports")
+    }
+
+    /// A member in a fresh temp dir on free ports, not yet spawned.
+    pub(crate) fn unstarted(with_tls: bool) -> anyhow::Result<Etcd> {
+        if !Path::new(ETCD_BINARY).is_file() {
+            bail!("{ETCD_BINARY} not found: install it with `apt-get install -y etcd-server`");
+        }
+        let dir = tempfile::Builder::new().prefix("prepull-etcd-").tempdir()?;
+        Ok(Etcd {
+            process: None,
+            client_port: free_loopback_port()?,
+            peer_port: free_loopback_port()?,
+            tls: if with_tls {
+                Some(EtcdTls::generate(&dir.path().join("pki"))?)
+            } else {
+                None
+            },
+            name: "prepull-test".to_owned(),
+            initial_cluster: None,
+            extra_args: Vec::new(),
+            dir,
+        })
+    }
+
+    /// `<name>=<peer url>`, this member's entry in `--initial-cluster`.
+    pub(crate) fn peer_entry(&self) -> String {
+        format!("{}=http://127.0.0.1:{}", self.name, self.peer_port)
     }
 
     /// The client URL, `http://127.0.0.1:<port>` (`https://` after [`Etcd::start_tls`]);
@@ -207,19 +233,30 @@ impl Etcd {
     }
 
     async fn spawn_and_wait(&mut self) -> anyhow::Result<()> {
+        self.spawn()?;
+        self.wait_until_healthy().await
+    }
+
+    /// Spawns the process without waiting: a cluster's members become healthy only together.
+    pub(crate) fn spawn(&mut self) -> anyhow::Result<()> {
         let client_url = self.endpoint();
         let peer_url = format!("http://127.0.0.1:{}", self.peer_port);
+        let initial_cluster = self
+            .initial_cluster
+            .clone()
+            .unwrap_or_else(|| self.peer_entry());
         let mut command = Command::new(ETCD_BINARY);
         command
-            .arg("--name=prepull-test")
+            .arg(format!("--name={}", self.name))
             .arg(format!("--data-dir={}", self.data_dir().display()))
             .arg(format!("--listen-client-urls={client_url}"))
             .arg(format!("--advertise-client-urls={client_url}"))
             .arg(format!("--listen-peer-urls={peer_url}"))
             .arg(format!("--initial-advertise-peer-urls={peer_url}"))
-            .arg(format!("--initial-cluster=prepull-test={peer_url}"))
+            .arg(format!("--initial-cluster={initial_cluster}"))
             .arg("--logger=zap")
-            .arg("--log-outputs=stderr");
+            .arg("--log-outputs=stderr")
+            .args(&self.extra_args);
         if let Some(tls) = &self.tls {
             command
                 .arg(format!("--cert-file={}", tls.server.cert.display()))
@@ -228,10 +265,10 @@ impl Etcd {
                 .arg("--client-cert-auth");
         }
         self.process = Some(ServiceProcess::spawn(command, &self.log_path())?);
-        self.wait_until_healthy().await
+        Ok(())
     }
 
-    async fn wait_until_healthy(&mut self) -> anyhow::Result<()> {
+    pub(crate) async fn wait_until_healthy(&mut self) -> anyhow::Result<()> {
         let deadline = Instant::now() + READY_TIMEOUT;
         let mut last_problem = String::from("no answer yet");
         while Instant::now() < deadline {

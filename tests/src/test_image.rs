@@ -106,6 +106,20 @@ fn layer_tar(payload: &[u8]) -> anyhow::Result<Vec<u8>> {
     Ok(builder.into_inner()?)
 }
 
+/// `len` bytes that gzip cannot shrink (xorshift from `seed`), so a layer made of them is as
+/// big on the wire as `len` and a throttled link takes its time over it.
+pub fn incompressible_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}
+
 /// `sha256:<lowercase hex>` of `bytes`, the digest format of OCI and Docker registries.
 pub fn sha256_digest(bytes: &[u8]) -> String {
     let hash = ring::digest::digest(&ring::digest::SHA256, bytes);

@@ -73,6 +73,15 @@ pub(crate) fn from_storage(err: StorageError, subject: &Subject, during: During)
                 ),
             )
         }
+        StorageError::QuotaExceeded { reason } => {
+            tracing::warn!(%reason, "etcd is over its space quota (NOSPACE alarm)");
+            status(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "InsufficientStorage",
+                "insufficient storage: etcd's database is over its space quota (NOSPACE alarm); \
+                 writes resume once etcd is compacted, defragmented and the alarm disarmed",
+            )
+        }
         err @ (StorageError::Corrupt { .. } | StorageError::Internal(_)) => ApiError::internal(err),
     }
 }
@@ -349,6 +358,22 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn etcd_over_its_quota_is_507_saying_what_frees_it() {
+        let err = from_storage(
+            StorageError::QuotaExceeded {
+                reason: "etcdserver: mvcc: database space exceeded".into(),
+            },
+            &job("x"),
+            During::Request,
+        );
+        assert_eq!(
+            (err.code.as_u16(), err.reason),
+            (507, "InsufficientStorage")
+        );
+        assert!(err.message.contains("NOSPACE"), "{}", err.message);
     }
 
     #[test]

@@ -8,8 +8,8 @@ use anyhow::{Context, ensure};
 use prepull_testbed::{Etcd, eventually};
 use tokio::time::Instant;
 
-use crate::kube::{apply, counters, job, job_status, tag_owners, wait_for};
-use crate::system::{Server, System, start_agent};
+use prepull_testbed::kubectl_steps::{apply, counters, job, job_status, tag_owners, wait_for};
+use prepull_testbed::system::{Server, System, start_agent};
 
 /// The replicas' lease TTL.
 const LEASE_SECONDS: u64 = 3;

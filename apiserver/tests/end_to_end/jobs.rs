@@ -8,8 +8,10 @@ use anyhow::{Context, bail, ensure};
 use prepull_testbed::{HangingRegistry, assert_eventually, eventually};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::kube::{apply, counters, get_json, job, job_status, tag_owners, tag_status, wait_for};
-use crate::system::System;
+use prepull_testbed::kubectl_steps::{
+    apply, counters, get_json, job, job_status, tag_owners, tag_status, wait_for,
+};
+use prepull_testbed::system::System;
 
 pub async fn a_job_without_selector_completes_on_every_node(system: &System) -> anyhow::Result<()> {
     let kubectl = system.kubectl();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, ensure};
 use prepull_testbed::{Kubectl, eventually};
 
-use crate::system::System;
+use prepull_testbed::system::System;
 
 /// Whether `kubectl` (a node's kubeconfig) may read discovery: `Ok` when authenticated,
 /// the error text otherwise.

@@ -59,6 +59,12 @@ pub(crate) fn translate(error: etcd_client::Error, call: &Call<'_>) -> StorageEr
 fn translate_status(code: Code, message: &str, call: &Call<'_>) -> StorageError {
     let requested = call.revision.unwrap_or(0);
     match code {
+        // The NOSPACE alarm: every write is refused until an operator frees space.
+        Code::ResourceExhausted if message.contains("database space exceeded") => {
+            StorageError::QuotaExceeded {
+                reason: message.to_owned(),
+            }
+        }
         Code::OutOfRange if message.contains("compacted") => StorageError::Expired {
             requested,
             // etcd does not tell its compaction revision in this error.
@@ -181,6 +187,21 @@ mod tests {
             let error = translate(status(code, message), &Call::on("/k"));
             assert!(error.is_transient(), "{code:?} {message}: {error}");
         }
+    }
+
+    #[test]
+    fn a_write_past_the_space_quota_is_quota_exceeded() {
+        let error = translate(
+            status(
+                Code::ResourceExhausted,
+                "etcdserver: mvcc: database space exceeded",
+            ),
+            &Call::on("/g/p/n").writing(100),
+        );
+        assert!(
+            matches!(&error, StorageError::QuotaExceeded { reason } if reason.contains("space exceeded")),
+            "{error}"
+        );
     }
 
     #[test]

@@ -12,8 +12,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use etcd_client::{
-    Client, CompactionOptions, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions,
-    KvClient, ResponseHeader, Txn, TxnOp, TxnOpResponse, TxnResponse, WatchClient,
+    AlarmAction, AlarmType, Client, CompactionOptions, Compare, CompareOp, ConnectOptions,
+    DeleteOptions, GetOptions, KvClient, MaintenanceClient, ResponseHeader, Txn, TxnOp,
+    TxnOpResponse, TxnResponse, WatchClient,
 };
 
 use super::config::EtcdConfig;
@@ -32,6 +33,8 @@ const MAX_RESPONSE_BYTES: usize = i32::MAX as usize;
 pub struct EtcdStore {
     pub(super) kv: KvClient,
     pub(super) watch_client: WatchClient,
+    /// Alarms (NOSPACE) for [`Storage::check_writable`].
+    maintenance: MaintenanceClient,
     pub(super) keyspace: Keyspace,
     pub(super) request_timeout: Duration,
 }
@@ -82,6 +85,7 @@ impl EtcdStore {
             watch_client: client
                 .watch_client()
                 .max_decoding_message_size(MAX_RESPONSE_BYTES),
+            maintenance: client.maintenance_client(),
             keyspace: Keyspace::new(&config.prefix),
             request_timeout: config.request_timeout,
         };
@@ -318,6 +322,30 @@ impl Storage for EtcdStore {
             )
             .await?;
         revision_of(response.header())
+    }
+
+    /// etcd answers and has no NOSPACE alarm raised: with one, every write is refused
+    /// ([`StorageError::QuotaExceeded`]) until an operator frees space and disarms it.
+    async fn check_writable(&self) -> Result<(), StorageError> {
+        let mut maintenance = self.maintenance.clone();
+        let alarms = self
+            .within(
+                &Call::on(""),
+                maintenance.alarm(AlarmAction::Get, AlarmType::None, None),
+            )
+            .await?;
+        let members: Vec<u64> = alarms
+            .alarms()
+            .iter()
+            .filter(|alarm| alarm.alarm() == AlarmType::Nospace)
+            .map(|alarm| alarm.member_id())
+            .collect();
+        if members.is_empty() {
+            return Ok(());
+        }
+        Err(StorageError::QuotaExceeded {
+            reason: format!("the NOSPACE alarm is raised on member(s) {members:x?}"),
+        })
     }
 }
 

@@ -1,9 +1,7 @@
 //! kubectl steps the cases share: apply a manifest, read an object as JSON, wait.
 
-#![allow(dead_code)]
-
+use crate::Kubectl;
 use anyhow::{Context, bail};
-use prepull_testbed::Kubectl;
 use serde_json::Value;
 
 /// `kubectl apply -f -` with `manifest` (YAML, several documents allowed).

@@ -1,22 +1,20 @@
 //! A whole Prepull system on this machine, from real parts: a registry (Debian's
 //! docker-registry) with a demo image, the `prepull-apiserver` binary in standalone mode,
 //! and per node its own containerd and a `prepull-nodeagent` binary registering the node.
-//! Used by the end-to-end tests and by `run/up.sh` (through the `local_system` example).
+//! Used by the end-to-end and fault tests and by `run/up.sh` (through the `local_system`
+//! example).
 //!
 //! Everything lives under one directory (server data, logs, node kubeconfigs); each
 //! containerd and the registry keep their own temp dirs. Dropping the system kills every
 //! process it started and removes the temp dirs.
 
-#![allow(dead_code)]
-
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::{Containerd, Kubectl, Registry, RegistryOptions, eventually, free_loopback_port};
 use anyhow::{Context, bail};
-use prepull_testbed::{
-    Containerd, Kubectl, Registry, RegistryOptions, eventually, free_loopback_port,
-};
 use tokio::process::{Child, Command};
 
 /// How long a started server may take to answer `/readyz`.
@@ -105,23 +103,39 @@ async fn build_agent_binary(dir: &Path) -> anyhow::Result<()> {
 pub struct Process {
     child: Child,
     log: PathBuf,
+    /// The program, its arguments and the environment it was given, to start it again.
+    program: OsString,
+    args: Vec<OsString>,
+    envs: Vec<(OsString, OsString)>,
 }
 
 impl Process {
-    fn spawn(mut command: Command, log: PathBuf) -> anyhow::Result<Process> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .with_context(|| format!("opening {}", log.display()))?;
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(file.try_clone()?)
-            .stderr(file)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("spawning {:?}", command.as_std().get_program()))?;
-        Ok(Process { child, log })
+    fn spawn(command: Command, log: PathBuf) -> anyhow::Result<Process> {
+        let std = command.as_std();
+        let program = std.get_program().to_owned();
+        let args = std.get_args().map(OsStr::to_owned).collect();
+        let envs = std
+            .get_envs()
+            .filter_map(|(key, value)| Some((key.to_owned(), value?.to_owned())))
+            .collect();
+        let child = spawn_logged(command, &log)?;
+        Ok(Process {
+            child,
+            log,
+            program,
+            args,
+            envs,
+        })
+    }
+
+    /// Starts the same program again (same arguments and environment, output appended to
+    /// the same log) after it was killed or exited; kills it first when it still runs.
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        self.kill().await;
+        let mut command = Command::new(&self.program);
+        command.args(&self.args).envs(self.envs.iter().cloned());
+        self.child = spawn_logged(command, &self.log)?;
+        Ok(())
     }
 
     /// The process id.
@@ -144,6 +158,22 @@ impl Process {
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+/// Spawns `command` with stdout and stderr appended to `log`, killed when dropped.
+fn spawn_logged(mut command: Command, log: &Path) -> anyhow::Result<Child> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("opening {}", log.display()))?;
+    command
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("spawning {:?}", command.as_std().get_program()))
 }
 
 /// One `prepull-apiserver --standalone` process.
@@ -180,33 +210,8 @@ impl Server {
             "2".into(),
         ];
         args.extend(extra.iter().cloned());
-        let mut command = Command::new(binary);
-        command
-            .args(&args)
-            .env("PREPULL_LOG", "info,prepull_apiserver=debug");
-        let mut process = Process::spawn(command, log)?;
         let kubectl = Kubectl::new(data_dir.join("kubeconfig"));
-        let ready = eventually("the API server answers /readyz", READY_TIMEOUT, || {
-            let kubectl = kubectl.clone();
-            async move {
-                let out = kubectl
-                    .run(&["get", "--raw", "/readyz", "--request-timeout=2s"])
-                    .await?;
-                if out.trim() == "ok" {
-                    Ok(())
-                } else {
-                    bail!("/readyz said {out:?}")
-                }
-            }
-        })
-        .await;
-        if let Err(err) = ready {
-            let running = process.is_running();
-            bail!(
-                "the API server did not become ready (running: {running}): {err:#}\n--- its log ---\n{}",
-                process.logs()
-            );
-        }
+        let process = spawn_ready(binary, &args, log, &kubectl).await?;
         Ok(Server {
             process,
             data_dir: data_dir.to_path_buf(),
@@ -215,6 +220,20 @@ impl Server {
             args,
             binary: binary.to_path_buf(),
         })
+    }
+
+    /// Kills the server (SIGKILL, a crash) and starts it again with the same flags, data
+    /// dir and port; waits until it answers `/readyz`.
+    pub async fn restart_after_kill(&mut self) -> anyhow::Result<()> {
+        self.process.kill().await;
+        self.start_again().await
+    }
+
+    /// Starts the server again after [`Process::kill`] (same flags, data dir and port) and
+    /// waits until it answers `/readyz`.
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        self.process.start_again().await?;
+        wait_ready(&mut self.process, &self.kubectl).await
     }
 
     /// The admin kubeconfig.
@@ -258,6 +277,49 @@ impl Server {
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
+}
+
+/// Spawns the server with `args`, its output appended to `log`, and waits until it answers
+/// `/readyz`; the error carries its log.
+async fn spawn_ready(
+    binary: &Path,
+    args: &[String],
+    log: PathBuf,
+    kubectl: &Kubectl,
+) -> anyhow::Result<Process> {
+    let mut command = Command::new(binary);
+    command
+        .args(args)
+        .env("PREPULL_LOG", "info,prepull_apiserver=debug");
+    let mut process = Process::spawn(command, log)?;
+    wait_ready(&mut process, kubectl).await?;
+    Ok(process)
+}
+
+/// Waits until the server `process` answers `/readyz`; the error carries its log.
+async fn wait_ready(process: &mut Process, kubectl: &Kubectl) -> anyhow::Result<()> {
+    let ready = eventually("the API server answers /readyz", READY_TIMEOUT, || {
+        let kubectl = kubectl.clone();
+        async move {
+            let out = kubectl
+                .run(&["get", "--raw", "/readyz", "--request-timeout=2s"])
+                .await?;
+            if out.trim() == "ok" {
+                Ok(())
+            } else {
+                bail!("/readyz said {out:?}")
+            }
+        }
+    })
+    .await;
+    if let Err(err) = ready {
+        let running = process.is_running();
+        bail!(
+            "the API server did not become ready (running: {running}): {err:#}\n--- its log ---\n{}",
+            process.logs()
+        );
+    }
+    Ok(())
 }
 
 /// A node: its own containerd and an agent registered as `name`.
