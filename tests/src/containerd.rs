@@ -43,6 +43,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct Containerd {
     process: Option<ServiceProcess>,
+    /// containerd's data directory when not the temp dir's `root` (e.g. on a small tmpfs).
+    root: Option<PathBuf>,
     // Declared last so it is removed after the process was killed.
     dir: TempDir,
 }
@@ -55,11 +57,21 @@ impl Containerd {
     /// added later with [`Containerd::trust_insecure_registry`]. The error says how to install
     /// containerd when the binary is missing, and carries its log when it did not come up.
     pub async fn start(insecure_registries: &[String]) -> anyhow::Result<Containerd> {
+        Containerd::start_with_root(insecure_registries, None).await
+    }
+
+    /// [`Containerd::start`] with its data directory (content store, snapshots, metadata) at
+    /// `root` when given, e.g. on a [`crate::Tmpfs`] to fill its disk for real.
+    pub async fn start_with_root(
+        insecure_registries: &[String],
+        root: Option<PathBuf>,
+    ) -> anyhow::Result<Containerd> {
         if !Path::new(CONTAINERD_BINARY).is_file() {
             bail!("{CONTAINERD_BINARY} not found: install it with `apt-get install -y containerd`");
         }
         let mut containerd = Containerd {
             process: None,
+            root,
             dir: tempfile::Builder::new()
                 .prefix("prepull-containerd-")
                 .tempdir()?,
@@ -99,7 +111,9 @@ impl Containerd {
 
     /// containerd's data directory (`root` in its config): content store, snapshots, metadata.
     pub fn root_dir(&self) -> PathBuf {
-        self.dir.path().join("root")
+        self.root
+            .clone()
+            .unwrap_or_else(|| self.dir.path().join("root"))
     }
 
     /// The file collecting containerd's output over all its runs.
@@ -214,7 +228,7 @@ disabled_plugins = [
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "{hosts}"
 "#,
-            root = path("root"),
+            root = self.root_dir().display(),
             state = path("state"),
             socket = self.socket_path().display(),
             opt = path("opt"),

@@ -47,7 +47,7 @@ pub use kubeconfig::write_kubeconfig;
 pub use kubectl::{KUBECTL_BINARY, Kubectl, VERSIONED_KUBECTLS};
 pub use ports::free_loopback_port;
 pub use registry::{ImageInfo, REGISTRY_BINARY, Registry, RegistryOptions};
-pub use test_image::{Blob, TestImage, sha256_digest};
+pub use test_image::{Blob, TestImage, incompressible_bytes, sha256_digest};
 pub use throttled_proxy::ThrottledProxy;
 pub use tls_client::tls_client_config;
 pub use tmpfs::Tmpfs;

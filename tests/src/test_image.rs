@@ -9,6 +9,19 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::json;
 
+/// `len` bytes that gzip cannot shrink (xorshift), for a layer of a known size on the wire.
+pub fn incompressible_bytes(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}
+
 /// Media type of a Docker schema 2 manifest.
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const CONFIG_MEDIA_TYPE: &str = "application/vnd.docker.container.image.v1+json";
