@@ -75,12 +75,7 @@ pub fn space(path: &Path) -> Option<Space> {
 }
 
 /// Whether `space` keeps `percent` free after `pending` more bytes.
-pub fn check(
-    path: &Path,
-    space: Space,
-    pending: u64,
-    percent: u8,
-) -> Result<(), BelowReserve> {
+pub fn check(path: &Path, space: Space, pending: u64, percent: u8) -> Result<(), BelowReserve> {
     let reserve = u128::from(space.total) * u128::from(percent) / 100;
     let free = u128::from(space.free);
     if free < reserve {

@@ -76,23 +76,39 @@ impl ContainerdImages {
         }
     }
 
-    /// Names of the records this agent pinned (carrying [`PINNED_BY_LABEL`]`=`[`OWNER`]).
+    /// Names of the records this agent pinned and that are pinned still (carrying
+    /// [`PINNED_BY_LABEL`]`=`[`OWNER`] and the CRI's pinned label: a record whose pin someone
+    /// removed is not ours to keep, and is pinned again when wanted).
     pub async fn pinned_by_us(&self) -> Result<BTreeSet<String>, tonic::Status> {
+        // Selectors separated by commas within one filter must all match.
         let request = ListImagesRequest {
-            filters: vec![format!("labels.\"{PINNED_BY_LABEL}\"==\"{OWNER}\"")],
+            filters: vec![format!(
+                "labels.\"{PINNED_BY_LABEL}\"==\"{OWNER}\",labels.\"{CRI_PINNED_LABEL}\"==\"{CRI_PINNED_VALUE}\""
+            )],
         };
         let mut client = self.client.clone();
         let response = self.call(client.list(in_cri_namespace(request))).await?;
-        Ok(response.images.into_iter().map(|image| image.name).collect())
+        Ok(response
+            .images
+            .into_iter()
+            .map(|image| image.name)
+            .collect())
     }
 
     /// Sets `labels` on `image` (an empty value removes the label), touching no other field or
     /// label. The target goes back as `Get` returned it: containerd 1.7 reads it even though the
     /// mask does not name it.
-    pub async fn set_labels(&self, image: Image, labels: &[(&str, &str)]) -> Result<(), tonic::Status> {
+    pub async fn set_labels(
+        &self,
+        image: Image,
+        labels: &[(&str, &str)],
+    ) -> Result<(), tonic::Status> {
         let request = UpdateImageRequest {
             update_mask: Some(FieldMask {
-                paths: labels.iter().map(|(key, _)| format!("labels.{key}")).collect(),
+                paths: labels
+                    .iter()
+                    .map(|(key, _)| format!("labels.{key}"))
+                    .collect(),
             }),
             image: Some(Image {
                 labels: labels
@@ -103,7 +119,9 @@ impl ContainerdImages {
             }),
         };
         let mut client = self.client.clone();
-        self.call(client.update(in_cri_namespace(request))).await.map(drop)
+        self.call(client.update(in_cri_namespace(request)))
+            .await
+            .map(drop)
     }
 
     async fn call<T>(
@@ -112,7 +130,9 @@ impl ContainerdImages {
     ) -> Result<T, tonic::Status> {
         let result = match tokio::time::timeout(CALL_TIMEOUT, call).await {
             Ok(result) => result.map(tonic::Response::into_inner),
-            Err(_) => Err(tonic::Status::deadline_exceeded("the images API did not answer")),
+            Err(_) => Err(tonic::Status::deadline_exceeded(
+                "the images API did not answer",
+            )),
         };
         if let Err(status) = &result
             && status.code() != tonic::Code::NotFound
@@ -228,11 +248,15 @@ impl ImagePins {
     /// Pins `name`; `false` when it is missing or pinned by someone else (left alone).
     async fn pin(&self, name: &str) -> Result<bool, tonic::Status> {
         let Some(image) = self.images.get(name).await? else {
-            tracing::info!(image = name, "not pinned: containerd has no such image record");
+            tracing::info!(
+                image = name,
+                "not pinned: containerd has no such image record"
+            );
             return Ok(false);
         };
         let label = |key: &str| image.labels.get(key).map(String::as_str);
-        if label(CRI_PINNED_LABEL) == Some(CRI_PINNED_VALUE) && label(PINNED_BY_LABEL) != Some(OWNER)
+        if label(CRI_PINNED_LABEL) == Some(CRI_PINNED_VALUE)
+            && label(PINNED_BY_LABEL) != Some(OWNER)
         {
             tracing::info!(image = name, "already pinned by someone else; left alone");
             return Ok(false);
@@ -240,7 +264,10 @@ impl ImagePins {
         self.images
             .set_labels(
                 image,
-                &[(CRI_PINNED_LABEL, CRI_PINNED_VALUE), (PINNED_BY_LABEL, OWNER)],
+                &[
+                    (CRI_PINNED_LABEL, CRI_PINNED_VALUE),
+                    (PINNED_BY_LABEL, OWNER),
+                ],
             )
             .await?;
         tracing::info!(image = name, "pinned");
@@ -344,10 +371,7 @@ mod tests {
             (("reg:5000/app".to_owned(), "v2".to_owned()), false),
         ]);
         let wanted = Wanted::from_tags(&tags);
-        assert_eq!(
-            wanted.pin,
-            BTreeSet::from(["reg:5000/app:v1".to_owned()])
-        );
+        assert_eq!(wanted.pin, BTreeSet::from(["reg:5000/app:v1".to_owned()]));
         assert_eq!(
             wanted.keep,
             BTreeSet::from(["reg:5000/app:v1".to_owned(), "reg:5000/app:v2".to_owned()])

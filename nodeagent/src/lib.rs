@@ -115,6 +115,13 @@ pub async fn run_until(
         metrics.clone(),
         stop.clone(),
     ));
+    if config.pin_images && runtime.version.starts_with("containerd 1.6") {
+        tracing::warn!(
+            runtime = %runtime.version,
+            "containerd 1.6 does not report pinned images to kubelet: pins are set but kubelet's \
+             image GC can still remove the images (containerd 1.7 or later honours them)"
+        );
+    }
     let pinner = pins.map(|pins| {
         tokio::spawn(image_pins::run(
             pins,

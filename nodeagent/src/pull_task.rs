@@ -235,10 +235,8 @@ async fn attempts(context: &PullContext, key: &TaskKey, spec: &TaskSpec) -> Resu
                 tracing::info!(image = %spec.reference, attempt, %err, ?delay, "pull failed; retrying");
                 let attempts = spec.backoff_limit.saturating_add(1);
                 context.table.update(key, spec.version, |status| {
-                    status.message = format!(
-                        "{err}; retrying (attempt {} of {attempts})",
-                        attempt + 1
-                    );
+                    status.message =
+                        format!("{err}; retrying (attempt {} of {attempts})", attempt + 1);
                 });
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(MAX_BACKOFF);

@@ -5,7 +5,9 @@
 //! Bytes are those containerd reports for the pull's layer downloads
 //! ([`crate::download_progress`]), so the clock only runs where the runtime is containerd, and
 //! only while one of the pull's downloads is in flight: resolving the manifest and unpacking
-//! the layers after the last byte move no bytes and are left to timeoutSeconds.
+//! the layers after the last byte move no bytes and are left to timeoutSeconds. containerd
+//! (1.6) reports a download's bytes in steps of about 1 MiB, so the period must be longer than
+//! 1 MiB takes at the slowest rate that should count as moving (120 s: about 8.5 KiB/s).
 //!
 //! The period is `--stall-timeout-seconds` (default 120; 0 turns detection off), or, per image,
 //! the annotation [`STALL_TIMEOUT_ANNOTATION`] of its sandbox config in the NodeImage spec (the
@@ -104,7 +106,10 @@ mod tests {
         estimate.observe(&[download(500)]);
         let mut clock = StallClock::start(Duration::from_secs(120), &estimate, start);
         estimate.observe(&[download(500)]);
-        assert_eq!(clock.observe(&estimate, start + Duration::from_secs(119)), Ok(()));
+        assert_eq!(
+            clock.observe(&estimate, start + Duration::from_secs(119)),
+            Ok(())
+        );
         let stalled = clock
             .observe(&estimate, start + Duration::from_secs(120))
             .expect_err("stalled");
@@ -129,20 +134,28 @@ mod tests {
         let mut estimate = ProgressEstimate::default();
         let mut clock = StallClock::start(Duration::from_secs(10), &estimate, start);
         estimate.observe(&[]);
-        assert_eq!(clock.observe(&estimate, start + Duration::from_secs(60)), Ok(()));
+        assert_eq!(
+            clock.observe(&estimate, start + Duration::from_secs(60)),
+            Ok(())
+        );
     }
 
     #[test]
     fn the_annotation_overrides_the_default_and_zero_turns_detection_off() {
         let default = Some(DEFAULT_STALL_TIMEOUT);
-        let with = |value: &str| {
-            HashMap::from([(STALL_TIMEOUT_ANNOTATION.to_owned(), value.to_owned())])
-        };
+        let with =
+            |value: &str| HashMap::from([(STALL_TIMEOUT_ANNOTATION.to_owned(), value.to_owned())]);
         assert_eq!(stall_period(&HashMap::new(), default), default);
-        assert_eq!(stall_period(&with("30"), default), Some(Duration::from_secs(30)));
+        assert_eq!(
+            stall_period(&with("30"), default),
+            Some(Duration::from_secs(30))
+        );
         assert_eq!(stall_period(&with("0"), default), None);
         assert_eq!(stall_period(&with("soon"), default), default);
         assert_eq!(stall_period(&with("99999999999"), default), default);
-        assert_eq!(stall_period(&with("30"), None), Some(Duration::from_secs(30)));
+        assert_eq!(
+            stall_period(&with("30"), None),
+            Some(Duration::from_secs(30))
+        );
     }
 }

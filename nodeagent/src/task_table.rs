@@ -195,9 +195,7 @@ impl TaskTable {
             inner
                 .entries
                 .iter()
-                .map(|(key, entry)| {
-                    (key.clone(), entry.status.phase == ImagePullPhase::Succeeded)
-                })
+                .map(|(key, entry)| (key.clone(), entry.status.phase == ImagePullPhase::Succeeded))
                 .collect()
         })
     }

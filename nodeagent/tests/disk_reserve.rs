@@ -28,7 +28,8 @@ fn leave_free(tmpfs: &Tmpfs, free: u64) {
         .write(true)
         .open(&path)
         .expect("the filler");
-    file.set_len(written.saturating_sub(free)).expect("shorten the filler");
+    file.set_len(written.saturating_sub(free))
+        .expect("shorten the filler");
 }
 
 fn free_percent(tmpfs: &Tmpfs) -> u64 {
@@ -50,8 +51,7 @@ async fn image_present(containerd: &Containerd, reference: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pulls_that_would_fill_the_image_filesystem_are_cancelled_or_not_started_and_not_retried()
-{
+async fn pulls_that_would_fill_the_image_filesystem_are_cancelled_or_not_started_and_not_retried() {
     let tmpfs = Tmpfs::mount(FILESYSTEM_BYTES).expect("tmpfs (tests run as root)");
     let server = Server::start().await;
     let registry = Registry::start(RegistryOptions::default())
@@ -144,7 +144,11 @@ async fn pulls_that_would_fill_the_image_filesystem_are_cancelled_or_not_started
         || async {
             let answer = http_get(metrics_port, "/metrics", Duration::from_secs(2)).await?;
             let line = "prepull_nodeagent_disk_reserve_failures_total 2";
-            anyhow::ensure!(answer.body.contains(line), "{line} missing:\n{}", answer.body);
+            anyhow::ensure!(
+                answer.body.contains(line),
+                "{line} missing:\n{}",
+                answer.body
+            );
             Ok(())
         },
     )

@@ -68,7 +68,10 @@ impl Bed {
             .await
             .expect("registry");
         for tag in ["v1", "v2"] {
-            registry.push_test_image("team/app", tag).await.expect("push");
+            registry
+                .push_test_image("team/app", tag)
+                .await
+                .expect("push");
         }
         let containerd = Containerd::start(&[registry.host_port()])
             .await
@@ -115,7 +118,14 @@ impl Bed {
         let patch = json!({"spec": {"images": {&self.image: value}}});
         self.server
             .kubectl
-            .run(&["patch", "nodeimage", "n1", "--type=merge", "-p", &patch.to_string()])
+            .run(&[
+                "patch",
+                "nodeimage",
+                "n1",
+                "--type=merge",
+                "-p",
+                &patch.to_string(),
+            ])
             .await
             .unwrap_or_else(|err| panic!("{err:#}"));
     }
@@ -126,8 +136,15 @@ impl Bed {
 
     async fn wait_succeeded(&self, tag: &str) {
         let admin = self.server.admin().await;
-        wait_for_phase(&admin, "n1", &self.image, tag, ImagePullPhase::Succeeded, PULL_TIMEOUT)
-            .await;
+        wait_for_phase(
+            &admin,
+            "n1",
+            &self.image,
+            tag,
+            ImagePullPhase::Succeeded,
+            PULL_TIMEOUT,
+        )
+        .await;
     }
 }
 
@@ -148,7 +165,12 @@ async fn a_pulled_image_is_pinned_while_its_tag_is_in_the_spec_and_unpinned_but_
     let labels = wait_pinned(&bed.containerd, &bed.record("v1"), false).await;
     assert!(!labels.contains("prepull.io/pinned-by"), "{labels}");
     // Unpinned, never deleted: the record is still there.
-    assert!(ctr_labels(&bed.containerd, &bed.record("v1")).await.unwrap().is_some());
+    assert!(
+        ctr_labels(&bed.containerd, &bed.record("v1"))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,7 +192,13 @@ async fn a_restarted_agent_releases_pins_no_longer_wanted_restores_lost_ones_and
     let unlabel = tokio::process::Command::new("ctr")
         .arg("--address")
         .arg(bed.containerd.socket_path())
-        .args(["--namespace", "k8s.io", "images", "label", &bed.record("v1")])
+        .args([
+            "--namespace",
+            "k8s.io",
+            "images",
+            "label",
+            &bed.record("v1"),
+        ])
         .arg("io.cri-containerd.pinned=")
         .status()
         .await
@@ -186,4 +214,112 @@ async fn a_restarted_agent_releases_pins_no_longer_wanted_restores_lost_ones_and
     // Turned off: the agent releases what it pinned, though v1 is still in the spec.
     let _agent = bed.agent(&["--pin-images=false"]).await;
     wait_pinned(&bed.containerd, &bed.record("v1"), false).await;
+}
+
+/// What kubelet's image GC does to images no container uses, through the CRI: every image
+/// ListImages does not report as pinned is removed. Returns the ids removed.
+async fn kubelet_style_prune(containerd: &Containerd) -> Vec<String> {
+    use prepull_cri::runtime::v1::{ImageSpec, ListImagesRequest, RemoveImageRequest};
+    let mut images = containerd.image_client().await.expect("image client");
+    let listed = images
+        .list_images(ListImagesRequest::default())
+        .await
+        .expect("ListImages")
+        .into_inner()
+        .images;
+    let mut removed = Vec::new();
+    for image in listed.into_iter().filter(|image| !image.pinned) {
+        images
+            .remove_image(RemoveImageRequest {
+                image: Some(ImageSpec {
+                    image: image.id.clone(),
+                    ..ImageSpec::default()
+                }),
+            })
+            .await
+            .expect("RemoveImage");
+        removed.push(image.id);
+    }
+    removed
+}
+
+/// The CRI's view of the image `reference`: (present, pinned).
+async fn cri_pinned(containerd: &Containerd, reference: &str) -> (bool, bool) {
+    use prepull_cri::runtime::v1::{ImageSpec, ImageStatusRequest};
+    let mut images = containerd.image_client().await.expect("image client");
+    let image = images
+        .image_status(ImageStatusRequest {
+            image: Some(ImageSpec {
+                image: reference.to_owned(),
+                ..ImageSpec::default()
+            }),
+            verbose: false,
+        })
+        .await
+        .expect("ImageStatus")
+        .into_inner()
+        .image;
+    (image.is_some(), image.is_some_and(|image| image.pinned))
+}
+
+/// containerd 1.7 (`tests/containerd/build.sh`): Debian's 1.6 does not report the pinned label
+/// to the CRI (seen here: ListImages says `pinned: false` for a labelled image, and the prune
+/// removes it).
+fn containerd_1_7() -> std::path::PathBuf {
+    let path = std::env::var_os("PREPULL_CONTAINERD_1_7_BINARY").expect(
+        "PREPULL_CONTAINERD_1_7_BINARY is not set: run \
+         `export PREPULL_CONTAINERD_1_7_BINARY=$(tests/containerd/build.sh)` (tests/run.sh does)",
+    );
+    std::path::PathBuf::from(path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubelet_style_image_gc_through_the_cri_keeps_a_pinned_image_and_removes_an_unpinned_one() {
+    let server = Server::start().await;
+    let registry = Registry::start(RegistryOptions::default())
+        .await
+        .expect("registry");
+    for tag in ["v1", "v2"] {
+        registry
+            .push_test_image("team/app", tag)
+            .await
+            .expect("push");
+    }
+    let containerd = Containerd::start_binary(&containerd_1_7(), &[registry.host_port()], None)
+        .await
+        .expect("containerd 1.7");
+    let bed = Bed {
+        kubeconfig: server.node_kubeconfig("n1"),
+        image: format!("{}/team/app", registry.host_port()),
+        server,
+        _registry: registry,
+        containerd,
+    };
+    let _agent = bed.agent(&[]).await;
+    wait_registered(&bed.server.admin().await, "n1").await;
+    bed.set_tags(&["v1", "v2"]).await;
+    bed.wait_succeeded("v1").await;
+    bed.wait_succeeded("v2").await;
+    bed.set_tags(&["v1"]).await;
+    wait_pinned(&bed.containerd, &bed.record("v1"), true).await;
+    wait_pinned(&bed.containerd, &bed.record("v2"), false).await;
+    assert_eq!(
+        cri_pinned(&bed.containerd, &bed.record("v1")).await,
+        (true, true)
+    );
+    assert_eq!(
+        cri_pinned(&bed.containerd, &bed.record("v2")).await,
+        (true, false)
+    );
+
+    let removed = kubelet_style_prune(&bed.containerd).await;
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!(
+        cri_pinned(&bed.containerd, &bed.record("v1")).await,
+        (true, true)
+    );
+    assert_eq!(
+        cri_pinned(&bed.containerd, &bed.record("v2")).await,
+        (false, false)
+    );
 }

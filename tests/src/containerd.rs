@@ -45,6 +45,8 @@ pub struct Containerd {
     process: Option<ServiceProcess>,
     /// containerd's data directory when not the temp dir's `root` (e.g. on a small tmpfs).
     root: Option<PathBuf>,
+    /// The containerd binary run.
+    binary: PathBuf,
     // Declared last so it is removed after the process was killed.
     dir: TempDir,
 }
@@ -69,9 +71,23 @@ impl Containerd {
         if !Path::new(CONTAINERD_BINARY).is_file() {
             bail!("{CONTAINERD_BINARY} not found: install it with `apt-get install -y containerd`");
         }
+        Containerd::start_binary(Path::new(CONTAINERD_BINARY), insecure_registries, root).await
+    }
+
+    /// [`Containerd::start_with_root`] running `binary` instead of Debian's containerd (e.g.
+    /// another release, see `tests/containerd/build.sh`).
+    pub async fn start_binary(
+        binary: &Path,
+        insecure_registries: &[String],
+        root: Option<PathBuf>,
+    ) -> anyhow::Result<Containerd> {
+        if !binary.is_file() {
+            bail!("{} not found", binary.display());
+        }
         let mut containerd = Containerd {
             process: None,
             root,
+            binary: binary.to_owned(),
             dir: tempfile::Builder::new()
                 .prefix("prepull-containerd-")
                 .tempdir()?,
@@ -242,7 +258,7 @@ disabled_plugins = [
     async fn spawn_and_wait(&mut self) -> anyhow::Result<()> {
         // A socket left by a killed process would make the first probes fail oddly.
         let _ = std::fs::remove_file(self.socket_path());
-        let mut command = Command::new(CONTAINERD_BINARY);
+        let mut command = Command::new(&self.binary);
         command.arg("--config").arg(self.config_path());
         self.process = Some(ServiceProcess::spawn(command, &self.log_path())?);
         let deadline = Instant::now() + READY_TIMEOUT;

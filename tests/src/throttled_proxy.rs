@@ -190,7 +190,10 @@ mod tests {
             .await
             .expect("connects");
         let mut received = vec![0u8; 10_000];
-        stream.read_exact(&mut received).await.expect("the first bytes");
+        stream
+            .read_exact(&mut received)
+            .await
+            .expect("the first bytes");
         assert!(proxy.is_paused());
         let mut more = [0u8; 1];
         let silent = tokio::time::timeout(Duration::from_millis(500), stream.read(&mut more)).await;
