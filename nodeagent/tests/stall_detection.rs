@@ -1,6 +1,7 @@
 //! Stall detection against real containerd, a real registry behind a link the test controls,
 //! and the real API server: a download that stops halfway is given up with `no bytes received
-//! for 3s`, retried, and succeeds once the link resumes; a slow download that keeps moving is
+//! for 3s` (the period an ImagePullJob's `prepull.io/stall-timeout-seconds` annotation asks
+//! for), retried, and succeeds once the link resumes; a slow download that keeps moving is
 //! never cut, even with a stall period of 2 s. The period is set with `--stall-timeout-seconds`
 //! (120 s by default).
 //!
@@ -100,11 +101,23 @@ impl Bed {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_download_that_stops_halfway_is_given_up_retried_and_succeeds_once_the_link_resumes() {
-    let bed = Bed::start(4 * 1024 * 1024, "3").await;
+    // The agent's own period is the default; the job asks for 3 s with its annotation, which
+    // the scheduler carries to the node.
+    let bed = Bed::start(4 * 1024 * 1024, "120").await;
     let admin = bed.server.admin().await;
     // Manifest and config are a few hundred bytes: the link goes silent halfway into the layer.
     bed.link.pause_after((LAYER_BYTES / 2) as u64);
-    bed.server.add_tag("n1", &bed.image, "v1", json!({})).await;
+    let job = format!(
+        "apiVersion: apps.kruise.io/v1alpha1\nkind: ImagePullJob\nmetadata:\n  name: big\n  \
+         namespace: default\n  annotations:\n    prepull.io/stall-timeout-seconds: \"3\"\n\
+         spec:\n  image: {}:v1\n",
+        bed.image
+    );
+    bed.server
+        .kubectl
+        .run_with_stdin(&["apply", "-f", "-"], Some(&job))
+        .await
+        .unwrap_or_else(|err| panic!("{err:#}"));
 
     let retrying = assert_eventually(
         "the stalled attempt is given up and retried",
