@@ -20,6 +20,9 @@ fi
 echo "==> kube-apiserver for the tests (built once, cached)"
 PREPULL_KUBE_BIN_DIR="$(tests/kube/build.sh)"
 export PREPULL_KUBE_BIN_DIR
+echo "==> containerd 1.7 for the image-pinning test (built once, cached)"
+PREPULL_CONTAINERD_1_7_BINARY="$(tests/containerd/build.sh)"
+export PREPULL_CONTAINERD_1_7_BINARY
 
 echo "==> cargo fmt --check"
 cargo fmt --all --check

@@ -53,6 +53,12 @@ pub struct Config {
     pub health_port: u16,
     /// Least time between status writes.
     pub status_interval: Duration,
+    /// Whether pulled images are pinned while wanted ([`crate::image_pins`]).
+    pub pin_images: bool,
+    /// The stall period ([`crate::stall_detection`]); `None`: off.
+    pub stall_timeout: Option<Duration>,
+    /// The image filesystem's free-space reserve in percent ([`crate::disk_reserve`]).
+    pub disk_reserve_percent: u8,
 }
 
 impl Config {
@@ -102,6 +108,10 @@ impl Config {
             credential_providers: Arc::new(credential_providers),
             health_port: options.health_port,
             status_interval: Duration::from_millis(options.status_interval_ms),
+            pin_images: options.pin_images,
+            stall_timeout: (options.stall_timeout_seconds > 0)
+                .then(|| Duration::from_secs(options.stall_timeout_seconds)),
+            disk_reserve_percent: options.disk_reserve_percent,
         })
     }
 }

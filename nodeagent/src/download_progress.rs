@@ -75,19 +75,21 @@ impl DownloadProgress {
     }
 
     /// Runs `pull` to its end; meanwhile polls the downloads, updates `estimate` and calls
-    /// `report` with each new percentage.
-    pub async fn while_pulling<F: Future>(
+    /// `report` with each new percentage, then `guard` with the estimate: when the guard says
+    /// no, gives up on the pull (dropping it, which cancels the CRI call) with its error.
+    pub async fn while_pulling<F: Future, E>(
         &self,
         estimate: &mut ProgressEstimate,
         pull: F,
         mut report: impl FnMut(u8),
-    ) -> F::Output {
+        mut guard: impl FnMut(&ProgressEstimate) -> Result<(), E>,
+    ) -> Result<F::Output, E> {
         let mut pull = std::pin::pin!(pull);
         let mut ticks = tokio::time::interval(POLL_INTERVAL);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                output = &mut pull => return output,
+                output = &mut pull => return Ok(output),
                 _ = ticks.tick() => {
                     let Ok(downloads) = self.layer_downloads().await else { continue };
                     let before = estimate.percent();
@@ -95,6 +97,7 @@ impl DownloadProgress {
                     if now != before {
                         report(now);
                     }
+                    guard(estimate)?;
                 }
             }
         }
@@ -108,6 +111,8 @@ pub struct ProgressEstimate {
     ignored: BTreeSet<String>,
     /// Per download ref: bytes arrived, bytes expected.
     seen: BTreeMap<String, (u64, u64)>,
+    /// How many of the pull's downloads were in flight at the last observation.
+    in_flight: usize,
     percent: u8,
 }
 
@@ -125,6 +130,26 @@ impl ProgressEstimate {
         self.percent
     }
 
+    /// Bytes of the pull's downloads that have arrived so far (a finished download counts
+    /// whole).
+    pub fn arrived_bytes(&self) -> u64 {
+        self.seen
+            .values()
+            .fold(0u64, |sum, (arrived, _)| sum.saturating_add(*arrived))
+    }
+
+    /// Bytes the pull's downloads seen so far still expect.
+    pub fn pending_bytes(&self) -> u64 {
+        self.seen.values().fold(0u64, |sum, (arrived, expected)| {
+            sum.saturating_add(expected.saturating_sub(*arrived))
+        })
+    }
+
+    /// How many of the pull's downloads were in flight when last observed.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
     /// Takes in the downloads in flight now and returns the new percentage: a download seen
     /// before and gone now has completed; those with an unknown size are skipped.
     pub fn observe(&mut self, in_flight: &[Status]) -> u8 {
@@ -138,6 +163,7 @@ impl ProgressEstimate {
                 *arrived = *expected;
             }
         }
+        self.in_flight = current.len();
         for (reference, status) in current {
             let expected = status.total.unsigned_abs();
             let arrived = status.offset.max(0).unsigned_abs().min(expected);
@@ -147,7 +173,7 @@ impl ProgressEstimate {
             .seen
             .values()
             .fold((0u64, 0u64), |(a, e), (arrived, expected)| {
-                (a + arrived, e + expected)
+                (a.saturating_add(*arrived), e.saturating_add(*expected))
             });
         if let Some(percent) = arrived.saturating_mul(100).checked_div(expected) {
             let percent = u8::try_from(percent.min(99)).unwrap_or(99);

@@ -1,10 +1,13 @@
-//! The two CRI image calls the agent makes, each with a deadline: is an image present
-//! (`ImageStatus`), and pull it (`PullImage`, the request built by the caller).
+//! The CRI image calls the agent makes, each with a deadline: is an image present
+//! (`ImageStatus`), pull it (`PullImage`, the request built by the caller), and where images are
+//! kept (`ImageFsInfo`, for [`crate::disk_reserve`]).
 
 use std::time::Duration;
 
 use prepull_cri::runtime::v1::image_service_client::ImageServiceClient;
-use prepull_cri::runtime::v1::{ImageSpec, ImageStatusRequest, PullImageRequest};
+use prepull_cri::runtime::v1::{
+    ImageFsInfoRequest, ImageSpec, ImageStatusRequest, PullImageRequest,
+};
 use tonic::transport::Channel;
 
 use crate::metrics::{AgentMetrics, RuntimeCall};
@@ -25,6 +28,12 @@ pub enum RuntimeError {
     /// The call hit its deadline.
     #[error("pull did not finish within {0:?} (timeoutSeconds)")]
     Timeout(Duration),
+    /// The pull's bytes stopped arriving; it was given up ([`crate::stall_detection`]).
+    #[error(transparent)]
+    Stalled(#[from] crate::stall_detection::Stalled),
+    /// The image filesystem is (or would go) below the reserve; not retried.
+    #[error(transparent)]
+    Disk(#[from] crate::disk_reserve::BelowReserve),
 }
 
 /// A CRI image service with deadlines on every call.
@@ -58,6 +67,21 @@ impl ImageRuntime {
             .image
             .map(|image| image.id)
             .filter(|id| !id.is_empty()))
+    }
+
+    /// The mountpoint of the runtime's (first) image filesystem, when it names one.
+    pub async fn image_filesystem(&self) -> Result<Option<String>, RuntimeError> {
+        let mut request = tonic::Request::new(ImageFsInfoRequest {});
+        request.set_timeout(STATUS_TIMEOUT);
+        let response = self.call_with_deadline(RuntimeCall::ImageFsInfo, STATUS_TIMEOUT, async {
+            self.client.clone().image_fs_info(request).await
+        });
+        Ok(response
+            .await?
+            .image_filesystems
+            .into_iter()
+            .filter_map(|usage| usage.fs_id.map(|id| id.mountpoint))
+            .find(|mountpoint| !mountpoint.is_empty()))
     }
 
     /// Sends `request` (see [`pull_task::pull_requests`](crate::pull_task::pull_requests))

@@ -6,22 +6,28 @@
 //! starts [`pull_task`]s (CRI calls in [`image_runtime`], credentials from [`docker_config`]
 //! and [`credential_provider`], and, handed by the API server for pull secrets,
 //! [`handed_credentials`]; byte progress from containerd in [`download_progress`]);
-//! [`status_writer`] turns the table into coalesced merge patches of `/status`. [`health`]
+//! [`status_writer`] turns the table into coalesced merge patches of `/status`;
+//! [`image_pins`] keeps pulled images pinned in containerd while their tags are wanted;
+//! [`stall_detection`] and [`disk_reserve`] give up pulls that stopped moving or would fill
+//! the disk. [`health`]
 //! serves `/healthz` and [`metrics`].
 
 pub mod config;
 pub mod credential_provider;
 pub mod cri_endpoint;
+pub mod disk_reserve;
 pub mod docker_config;
 pub mod docker_config_file;
 pub mod download_progress;
 pub mod handed_credentials;
 pub mod health;
+pub mod image_pins;
 pub mod image_runtime;
 pub mod metrics;
 pub mod options;
 pub mod pull_task;
 pub mod registration;
+pub mod stall_detection;
 pub mod status_writer;
 pub mod task_table;
 
@@ -79,6 +85,12 @@ pub async fn run_until(
     // containerd's own API on the same socket tells how far a pull is; other runtimes have none.
     let progress = (runtime.name == "containerd")
         .then(|| DownloadProgress::new(runtime.channel.clone(), metrics.clone()));
+    let pins = (runtime.name == "containerd").then(|| {
+        image_pins::ImagePins::new(image_pins::ContainerdImages::new(
+            runtime.channel.clone(),
+            metrics.clone(),
+        ))
+    });
     let context = Arc::new(PullContext {
         runtime: ImageRuntime::new(runtime.channel, metrics.clone()),
         slots: Semaphore::new(config.max_concurrent_pulls),
@@ -91,6 +103,8 @@ pub async fn run_until(
         table: Arc::clone(&table),
         progress,
         metrics: metrics.clone(),
+        stall_timeout: config.stall_timeout,
+        disk: disk_reserve::DiskReserve::new(config.disk_reserve_percent),
     });
     let stop = CancellationToken::new();
     let writer = tokio::spawn(status_writer::run(
@@ -101,6 +115,21 @@ pub async fn run_until(
         metrics.clone(),
         stop.clone(),
     ));
+    if config.pin_images && runtime.version.starts_with("containerd 1.6") {
+        tracing::warn!(
+            runtime = %runtime.version,
+            "containerd 1.6 does not report pinned images to kubelet: pins are set but kubelet's \
+             image GC can still remove the images (containerd 1.7 or later honours them)"
+        );
+    }
+    let pinner = pins.map(|pins| {
+        tokio::spawn(image_pins::run(
+            pins,
+            Arc::clone(&table),
+            config.pin_images,
+            stop.clone(),
+        ))
+    });
     if config.health_port != 0 {
         let stop = stop.clone();
         let port = config.health_port;
@@ -118,6 +147,9 @@ pub async fn run_until(
     context.slots.close();
     stop.cancel();
     let _ = writer.await;
+    if let Some(pinner) = pinner {
+        let _ = pinner.await;
+    }
     Ok(())
 }
 

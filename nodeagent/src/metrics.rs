@@ -11,7 +11,12 @@
 //! - `prepull_nodeagent_status_writes_total{result}`: `/status` merge patches, `result` = `ok`
 //!   | `error` (an error is retried with the next write).
 //! - `prepull_nodeagent_cri_errors_total{call}`: failed runtime calls, `call` = `PullImage` |
-//!   `ImageStatus` | `ListStatuses` (containerd's content API, for progress).
+//!   `ImageStatus` | `ListStatuses` (containerd's content API, for progress) | `Images`
+//!   (containerd's images API, for pins) | `ImageFsInfo`.
+//! - `prepull_nodeagent_stalled_pulls_total`: pull attempts given up because their bytes
+//!   stopped arriving for the stall period.
+//! - `prepull_nodeagent_disk_reserve_failures_total`: pulls not started or cancelled because the
+//!   image filesystem is (or would go) below the free-space reserve.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +69,10 @@ pub enum RuntimeCall {
     ImageStatus,
     /// containerd `Content.ListStatuses`.
     ListStatuses,
+    /// containerd `Images.Get`, `List` or `Update` (pins).
+    Images,
+    /// CRI `ImageFsInfo`.
+    ImageFsInfo,
 }
 
 impl RuntimeCall {
@@ -72,6 +81,8 @@ impl RuntimeCall {
             RuntimeCall::PullImage => "PullImage",
             RuntimeCall::ImageStatus => "ImageStatus",
             RuntimeCall::ListStatuses => "ListStatuses",
+            RuntimeCall::Images => "Images",
+            RuntimeCall::ImageFsInfo => "ImageFsInfo",
         }
     }
 }
@@ -89,6 +100,8 @@ struct Inner {
     tasks: Family<PhaseLabel, Gauge>,
     status_writes: Family<ResultLabel, Counter>,
     cri_errors: Family<CallLabel, Counter>,
+    stalled: Counter,
+    disk_reserve: Counter,
 }
 
 impl std::fmt::Debug for AgentMetrics {
@@ -111,6 +124,8 @@ impl AgentMetrics {
         let tasks = Family::<PhaseLabel, Gauge>::default();
         let status_writes = Family::<ResultLabel, Counter>::default();
         let cri_errors = Family::<CallLabel, Counter>::default();
+        let stalled = Counter::default();
+        let disk_reserve = Counter::default();
         let mut registry = Registry::default();
         registry.register(
             "prepull_nodeagent_pulls",
@@ -137,6 +152,16 @@ impl AgentMetrics {
             "Failed container runtime calls by call",
             cri_errors.clone(),
         );
+        registry.register(
+            "prepull_nodeagent_stalled_pulls",
+            "Pull attempts given up because no bytes arrived for the stall period",
+            stalled.clone(),
+        );
+        registry.register(
+            "prepull_nodeagent_disk_reserve_failures",
+            "Pulls not started or cancelled because the image filesystem is below the reserve",
+            disk_reserve.clone(),
+        );
         let metrics = AgentMetrics {
             inner: Arc::new(Inner {
                 registry,
@@ -145,6 +170,8 @@ impl AgentMetrics {
                 tasks,
                 status_writes,
                 cri_errors,
+                stalled,
+                disk_reserve,
             }),
         };
         metrics.set_tasks(&StatusSnapshot::default());
@@ -193,6 +220,16 @@ impl AgentMetrics {
             .cri_errors
             .get_or_create(&CallLabel { call: call.name() })
             .inc();
+    }
+
+    /// Records one pull attempt given up for a stall.
+    pub fn pull_stalled(&self) {
+        self.inner.stalled.inc();
+    }
+
+    /// Records one pull failed for the disk reserve.
+    pub fn disk_reserve_failure(&self) {
+        self.inner.disk_reserve.inc();
     }
 
     /// The exposition, in the OpenMetrics text format.

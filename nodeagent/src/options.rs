@@ -61,6 +61,24 @@ pub struct Options {
     #[arg(long, env = "PREPULL_WORKER_THREADS", default_value_t = 0)]
     pub worker_threads: usize,
 
+    /// Pin each pulled image in containerd (label `io.cri-containerd.pinned=pinned`, which
+    /// kubelet's image GC respects with containerd 1.7+) while a tag of it is in this node's
+    /// NodeImage spec. `false` releases the agent's earlier pins and pins nothing.
+    #[arg(long, env = "PREPULL_PIN_IMAGES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub pin_images: bool,
+
+    /// Give up a pull attempt (and retry it within backoffLimit) when its bytes have not
+    /// advanced for this many seconds while a layer download is in flight (containerd only);
+    /// 0 turns it off. A job's annotation `prepull.io/stall-timeout-seconds` overrides it.
+    #[arg(long, env = "PREPULL_STALL_TIMEOUT_SECONDS", default_value_t = 120)]
+    pub stall_timeout_seconds: u64,
+
+    /// Free space to keep on the image filesystem (CRI ImageFsInfo), in percent of its size: a
+    /// pull is not started, or is cancelled, when it is or would go below; 0 turns it off.
+    #[arg(long, env = "PREPULL_DISK_RESERVE_PERCENT", default_value_t = 15,
+          value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub disk_reserve_percent: u8,
+
     /// Least time between two status writes of this node, in milliseconds: changes in between
     /// are coalesced into one merge patch.
     #[arg(long, env = "PREPULL_STATUS_INTERVAL_MS", default_value_t = 300)]

@@ -3,7 +3,10 @@
 //! (1 s doubling to 30 s between attempts), each attempt bounded by timeoutSeconds and the
 //! whole bounded by activeDeadlineSeconds. Where the runtime is containerd, the bytes of the
 //! running pull are reported as `progress` ([`crate::download_progress`]); elsewhere it is 0
-//! until the pull succeeds, then 100.
+//! until the pull succeeds, then 100; an attempt whose bytes stop arriving is given up
+//! ([`crate::stall_detection`]). While retrying, the message says why the last attempt failed.
+//! A pull is not started, or is cancelled, when the image filesystem is below its reserve
+//! ([`crate::disk_reserve`]); that failure is final.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,12 +19,14 @@ use prepull_cri::runtime::v1::{AuthConfig, PodSandboxConfig, PullImageRequest};
 use tokio::sync::Semaphore;
 
 use crate::credential_provider::CredentialProviders;
+use crate::disk_reserve::DiskReserve;
 use crate::docker_config::Credential;
 use crate::docker_config_file::DockerConfigFile;
 use crate::download_progress::{DownloadProgress, ProgressEstimate};
 use crate::handed_credentials::HandedCredentials;
 use crate::image_runtime::{ImageRuntime, RuntimeError, image_spec};
 use crate::metrics::AgentMetrics;
+use crate::stall_detection::{StallClock, stall_period};
 use crate::task_table::{NewTask, TaskKey, TaskTable};
 
 /// The annotation naming who pulls, added to every PullImage's sandbox config.
@@ -123,6 +128,10 @@ pub struct PullContext {
     pub progress: Option<DownloadProgress>,
     /// Pulls and runtime errors are counted here.
     pub metrics: AgentMetrics,
+    /// The stall period unless an annotation says otherwise; `None`: no stall detection.
+    pub stall_timeout: Option<Duration>,
+    /// The image filesystem's free-space reserve.
+    pub disk: DiskReserve,
 }
 
 /// Runs `task` to completion or until it is cancelled, reporting into the table.
@@ -194,6 +203,10 @@ async fn attempts(context: &PullContext, key: &TaskKey, spec: &TaskSpec) -> Resu
             }
         }
     }
+    if let Err(below) = context.disk.before_pull(&context.runtime).await {
+        context.metrics.disk_reserve_failure();
+        return Err(below.to_string());
+    }
     let mut credentials = match &context.handed {
         Some(handed) if spec.has_pull_secrets => handed.fetch(&spec.image).await,
         _ => Vec::new(),
@@ -211,11 +224,20 @@ async fn attempts(context: &PullContext, key: &TaskKey, spec: &TaskSpec) -> Resu
         attempt += 1;
         match pull_once(context, key, spec, &credentials, &mut estimate).await {
             Ok(id) => return Ok(id),
+            Err(err @ RuntimeError::Disk(_)) => {
+                context.metrics.disk_reserve_failure();
+                return Err(err.to_string());
+            }
             Err(err) if attempt > spec.backoff_limit => {
                 return Err(format!("{err} (after {attempt} attempts)"));
             }
             Err(err) => {
                 tracing::info!(image = %spec.reference, attempt, %err, ?delay, "pull failed; retrying");
+                let attempts = spec.backoff_limit.saturating_add(1);
+                context.table.update(key, spec.version, |status| {
+                    status.message =
+                        format!("{err}; retrying (attempt {} of {attempts})", attempt + 1);
+                });
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(MAX_BACKOFF);
             }
@@ -233,17 +255,35 @@ async fn pull_once(
     estimate: &mut ProgressEstimate,
 ) -> Result<String, RuntimeError> {
     let mut last_error = None;
+    let period = stall_period(&spec.annotations, context.stall_timeout);
     for request in pull_requests(spec, credentials) {
         let pull = context.runtime.pull(request, spec.timeout);
         let result = match &context.progress {
             Some(progress) => {
-                progress
-                    .while_pulling(estimate, pull, |percent| {
-                        context.table.update(key, spec.version, |status| {
-                            status.progress = percent.into();
-                        });
-                    })
-                    .await
+                let mut stall = period
+                    .map(|period| StallClock::start(period, estimate, tokio::time::Instant::now()));
+                let report = |percent: u8| {
+                    context.table.update(key, spec.version, |status| {
+                        status.progress = percent.into();
+                    });
+                };
+                let guard = |estimate: &ProgressEstimate| -> Result<(), RuntimeError> {
+                    if let Some(clock) = &mut stall {
+                        clock.observe(estimate, tokio::time::Instant::now())?;
+                    }
+                    context.disk.during_pull(estimate.pending_bytes())?;
+                    Ok(())
+                };
+                match progress.while_pulling(estimate, pull, report, guard).await {
+                    Ok(result) => result,
+                    Err(interrupted) => {
+                        if matches!(interrupted, RuntimeError::Stalled(_)) {
+                            context.metrics.pull_stalled();
+                        }
+                        // Not a credential problem: the next credential would fare the same.
+                        return Err(interrupted);
+                    }
+                }
             }
             None => pull.await,
         };

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use prepull_api::NodeImage;
 use prepull_api::node_image::{ImagePullPhase, ImageTagStatus};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::pull_task::TaskSpec;
@@ -56,6 +56,8 @@ struct Entry {
 struct Inner {
     entries: BTreeMap<TaskKey, Entry>,
     stored_images: BTreeSet<String>,
+    /// Whether a spec has been reconciled yet (before that the table knows nothing).
+    synced: bool,
 }
 
 /// The agent's tasks; shared by the watch loop, the pulls and the status writer.
@@ -63,6 +65,8 @@ struct Inner {
 pub struct TaskTable {
     inner: Mutex<Inner>,
     changed: Notify,
+    /// Marked changed on every change, for watchers other than the status writer.
+    revisions: watch::Sender<()>,
 }
 
 impl TaskTable {
@@ -91,6 +95,7 @@ impl TaskTable {
         let mut wanted = BTreeSet::new();
         let mut started = Vec::new();
         let mut inner = self.inner.lock();
+        inner.synced = true;
         inner.stored_images = node
             .status
             .iter()
@@ -147,7 +152,7 @@ impl TaskTable {
             keep
         });
         drop(inner);
-        self.changed.notify_one();
+        self.notify();
         started
     }
 
@@ -168,8 +173,31 @@ impl TaskTable {
             entry.cancel = None;
         }
         drop(inner);
-        self.changed.notify_one();
+        self.notify();
         true
+    }
+
+    fn notify(&self) {
+        self.changed.notify_one();
+        self.revisions.send_replace(());
+    }
+
+    /// A receiver marked changed whenever the table changes (any number may watch).
+    pub fn subscribe(&self) -> watch::Receiver<()> {
+        self.revisions.subscribe()
+    }
+
+    /// Every tag of the spec, by `(image, tag)`, with whether its pull has succeeded; `None`
+    /// until a spec was reconciled (see [`crate::image_pins`]).
+    pub fn tags_succeeded(&self) -> Option<BTreeMap<TaskKey, bool>> {
+        let inner = self.inner.lock();
+        inner.synced.then(|| {
+            inner
+                .entries
+                .iter()
+                .map(|(key, entry)| (key.clone(), entry.status.phase == ImagePullPhase::Succeeded))
+                .collect()
+        })
     }
 
     /// The status the table implies now.

@@ -1,7 +1,8 @@
 //! The slice of the Kubernetes Container Runtime Interface (CRI v1, package `runtime.v1`) that
 //! Prepull's node agent speaks, as tonic clients, and a way to reach a runtime over its unix
 //! socket. Plus, for containerd, the one call of its own content API the agent uses to see a
-//! pull's bytes arrive ([`containerd::services::content::v1`], `ListStatuses`).
+//! pull's bytes arrive ([`containerd::services::content::v1`], `ListStatuses`), and the image
+//! records it labels to pin what it pulled ([`containerd::services::images::v1`]).
 //!
 //! Start reading at `runtime/v1/api.proto` (what is on the wire and where each field number comes
 //! from), then [`connect_unix`]. Typical use:
@@ -41,11 +42,25 @@ pub mod runtime {
     }
 }
 
-/// containerd's own API (not CRI), generated from `containerd/services/content/v1/content.proto`.
-/// Every call needs the [`CONTAINERD_NAMESPACE_HEADER`] metadata.
+/// containerd's own API (not CRI), generated from `containerd/services/content/v1/content.proto`
+/// and `containerd/services/images/v1/images.proto`. Every call needs the
+/// [`CONTAINERD_NAMESPACE_HEADER`] metadata.
 pub mod containerd {
+    /// Package `containerd.types`.
+    pub mod types {
+        #![allow(missing_docs, clippy::all)]
+        tonic::include_proto!("containerd.types");
+    }
     /// containerd services.
     pub mod services {
+        /// Image records.
+        pub mod images {
+            /// Package `containerd.services.images.v1`.
+            pub mod v1 {
+                #![allow(missing_docs, clippy::all)]
+                tonic::include_proto!("containerd.services.images.v1");
+            }
+        }
         /// The content store.
         pub mod content {
             /// Package `containerd.services.content.v1`.
@@ -59,5 +74,10 @@ pub mod containerd {
 
 /// The gRPC metadata key naming the containerd namespace a call works in.
 pub const CONTAINERD_NAMESPACE_HEADER: &str = "containerd-namespace";
+/// The label containerd's CRI plugin (1.7 and later) reads as "pinned": kubelet's image garbage
+/// collection skips a pinned image.
+pub const CRI_PINNED_LABEL: &str = "io.cri-containerd.pinned";
+/// Its value.
+pub const CRI_PINNED_VALUE: &str = "pinned";
 /// The namespace containerd's CRI plugin keeps Kubernetes images in.
 pub const CRI_CONTAINERD_NAMESPACE: &str = "k8s.io";

@@ -43,6 +43,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct Containerd {
     process: Option<ServiceProcess>,
+    /// containerd's data directory when not the temp dir's `root` (e.g. on a small tmpfs).
+    root: Option<PathBuf>,
+    /// The containerd binary run.
+    binary: PathBuf,
     // Declared last so it is removed after the process was killed.
     dir: TempDir,
 }
@@ -55,11 +59,35 @@ impl Containerd {
     /// added later with [`Containerd::trust_insecure_registry`]. The error says how to install
     /// containerd when the binary is missing, and carries its log when it did not come up.
     pub async fn start(insecure_registries: &[String]) -> anyhow::Result<Containerd> {
+        Containerd::start_with_root(insecure_registries, None).await
+    }
+
+    /// [`Containerd::start`] with its data directory (content store, snapshots, metadata) at
+    /// `root` when given, e.g. on a [`crate::Tmpfs`] to fill its disk for real.
+    pub async fn start_with_root(
+        insecure_registries: &[String],
+        root: Option<PathBuf>,
+    ) -> anyhow::Result<Containerd> {
         if !Path::new(CONTAINERD_BINARY).is_file() {
             bail!("{CONTAINERD_BINARY} not found: install it with `apt-get install -y containerd`");
         }
+        Containerd::start_binary(Path::new(CONTAINERD_BINARY), insecure_registries, root).await
+    }
+
+    /// [`Containerd::start_with_root`] running `binary` instead of Debian's containerd (e.g.
+    /// another release, see `tests/containerd/build.sh`).
+    pub async fn start_binary(
+        binary: &Path,
+        insecure_registries: &[String],
+        root: Option<PathBuf>,
+    ) -> anyhow::Result<Containerd> {
+        if !binary.is_file() {
+            bail!("{} not found", binary.display());
+        }
         let mut containerd = Containerd {
             process: None,
+            root,
+            binary: binary.to_owned(),
             dir: tempfile::Builder::new()
                 .prefix("prepull-containerd-")
                 .tempdir()?,
@@ -99,7 +127,9 @@ impl Containerd {
 
     /// containerd's data directory (`root` in its config): content store, snapshots, metadata.
     pub fn root_dir(&self) -> PathBuf {
-        self.dir.path().join("root")
+        self.root
+            .clone()
+            .unwrap_or_else(|| self.dir.path().join("root"))
     }
 
     /// The file collecting containerd's output over all its runs.
@@ -214,7 +244,7 @@ disabled_plugins = [
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "{hosts}"
 "#,
-            root = path("root"),
+            root = self.root_dir().display(),
             state = path("state"),
             socket = self.socket_path().display(),
             opt = path("opt"),
@@ -228,7 +258,7 @@ disabled_plugins = [
     async fn spawn_and_wait(&mut self) -> anyhow::Result<()> {
         // A socket left by a killed process would make the first probes fail oddly.
         let _ = std::fs::remove_file(self.socket_path());
-        let mut command = Command::new(CONTAINERD_BINARY);
+        let mut command = Command::new(&self.binary);
         command.arg("--config").arg(self.config_path());
         self.process = Some(ServiceProcess::spawn(command, &self.log_path())?);
         let deadline = Instant::now() + READY_TIMEOUT;

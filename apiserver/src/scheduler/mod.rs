@@ -38,6 +38,7 @@ pub mod node_update;
 pub mod reconcile;
 pub mod repull;
 pub mod stale_tasks;
+pub mod stall_timeout;
 pub mod status_write;
 pub mod targets;
 pub mod work_queue;

@@ -80,7 +80,7 @@ pub fn task_for(job: &ImagePullJob, image: String, tag: String, ttl_grace_second
                 mode: String::new(),
             })
             .collect(),
-        sandbox_config: template.sandbox_config.clone(),
+        sandbox_config: super::stall_timeout::sandbox_config_with_stall_timeout(job),
     }
 }
 
