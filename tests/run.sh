@@ -20,6 +20,9 @@ fi
 echo "==> kube-apiserver for the tests (built once, cached)"
 PREPULL_KUBE_BIN_DIR="$(tests/kube/build.sh)"
 export PREPULL_KUBE_BIN_DIR
+echo "==> OpenKruise for the side-by-side tests (built once, cached)"
+PREPULL_KRUISE_DIR="$(tests/kruise/build.sh)"
+export PREPULL_KRUISE_DIR
 
 echo "==> cargo fmt --check"
 cargo fmt --all --check
