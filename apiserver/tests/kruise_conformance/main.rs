@@ -18,6 +18,7 @@ mod system;
 
 mod intended;
 mod json_diff;
+mod known_bugs;
 mod validation;
 
 use std::collections::BTreeSet;
@@ -228,12 +229,21 @@ async fn compare(kruise: &KruiseSide, ours: &System, registry: &str) -> anyhow::
     }
     println!("validation, side by side:\n{verdicts}");
 
-    if !unlisted.is_empty() || !gone.is_empty() || !wrong_verdicts.is_empty() {
+    let nodes = i64::try_from(NODES.len())?;
+    let bugs = known_bugs::reproduce(&kruise_kubectl, &our_kubectl, &ours.registry, nodes).await;
+    match &bugs {
+        Ok(report) => println!("known OpenKruise bugs:\n{report}"),
+        Err(error) => println!("known OpenKruise bugs: {error:#}"),
+    }
+
+    if !unlisted.is_empty() || !gone.is_empty() || !wrong_verdicts.is_empty() || bugs.is_err() {
         bail!(
             "differences not in the intended list: {unlisted:?}\n\
              listed differences that no longer occur: {gone:?}\n\
              validation verdicts that changed: {wrong_verdicts:?}\n\
-             all differences:\n{report}\nverdicts:\n{verdicts}"
+             known bugs: {:?}\n\
+             all differences:\n{report}\nverdicts:\n{verdicts}",
+            bugs.err().map(|error| format!("{error:#}"))
         );
     }
     Ok(())
