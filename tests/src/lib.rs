@@ -14,11 +14,11 @@ mod etcd;
 mod eventually;
 mod hanging_registry;
 mod http_probe;
+mod kruise;
 mod kube_apiserver;
 mod kube_binaries;
 mod kube_controller_manager;
 mod kube_pki;
-mod kruise;
 mod kubeconfig;
 mod kubectl;
 mod ports;
@@ -40,13 +40,13 @@ pub use etcd::{ETCD_BINARY, ETCD_CLIENT_NAME, Etcd, EtcdTls};
 pub use eventually::{assert_eventually, eventually};
 pub use hanging_registry::HangingRegistry;
 pub use http_probe::{HttpAnswer, http_get, https_get};
+pub use kruise::{
+    KRUISE_BUILD_SCRIPT, KRUISE_DIR_ENV, Kruise, KruiseBuild, KruiseDaemon, create_ready_node,
+};
 pub use kube_apiserver::{KubeApiserver, SERVICE_ACCOUNT_ISSUER};
 pub use kube_binaries::{KUBE_BIN_DIR_ENV, KUBE_BUILD_SCRIPT, KubeBinaries};
 pub use kube_controller_manager::{DEFAULT_CONTROLLERS, KubeControllerManager};
 pub use kube_pki::{ADMIN_GROUP, ADMIN_USER, FRONT_PROXY_CLIENT_NAME, KubePki};
-pub use kruise::{
-    KRUISE_BUILD_SCRIPT, KRUISE_DIR_ENV, Kruise, KruiseBuild, KruiseDaemon, create_ready_node,
-};
 pub use kubeconfig::write_kubeconfig;
 pub use kubectl::{KUBECTL_BINARY, Kubectl, VERSIONED_KUBECTLS};
 pub use ports::free_loopback_port;

@@ -94,7 +94,10 @@ mod tests {
     #[test]
     fn globs_match_like_shell_patterns() {
         assert!(glob_matches("imagepulljob/*", "imagepulljob/pull-hello"));
-        assert!(glob_matches("*.tags[*].version", "spec.images.r/x.tags[2].version"));
+        assert!(glob_matches(
+            "*.tags[*].version",
+            "spec.images.r/x.tags[2].version"
+        ));
         assert!(glob_matches("a", "a"));
         assert!(!glob_matches("a", "ab"));
         assert!(!glob_matches("imagepulljob/*", "nodeimage/node-1"));

@@ -63,7 +63,9 @@ pub async fn reproduce(
 ) -> anyhow::Result<String> {
     let host = registry.host_port();
     registry.push_test_image("demo/control", "v1").await?;
-    registry.push_test_image("demo/empty-selector", "v1").await?;
+    registry
+        .push_test_image("demo/empty-selector", "v1")
+        .await?;
     let digest = registry.push_test_image("demo/by-digest", "v1").await?;
     let jobs = [
         ("control", format!("image: {host}/demo/control:v1")),
@@ -161,7 +163,10 @@ async fn states(kubectl: &Kubectl) -> anyhow::Result<std::collections::BTreeMap<
         .flatten()
         .map(|job| {
             (
-                job["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+                job["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
                 State::of(job),
             )
         })

@@ -27,13 +27,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use prepull_testbed::{
-    Containerd, Etcd, KubeApiserver, Kruise, KruiseDaemon, Kubectl, create_ready_node, eventually,
+    Containerd, Etcd, Kruise, KruiseDaemon, KubeApiserver, Kubectl, create_ready_node, eventually,
 };
 use serde_json::Value;
 use system::{Binaries, System};
 
 /// The nodes of both systems, as `examples/README.md` names them.
-const NODES: &[(&str, &[(&str, &str)])] = &[("node-1", &[("zone", "a")]), ("node-2", &[("zone", "b")])];
+const NODES: &[(&str, &[(&str, &str)])] =
+    &[("node-1", &[("zone", "a")]), ("node-2", &[("zone", "b")])];
 
 /// The examples created in both systems (every file in `examples/`).
 const EXAMPLES: &[&str] = &[
@@ -127,7 +128,9 @@ async fn openkruise_and_prepull_agree_on_the_examples_and_on_bad_objects() {
         .expect("Prepull starts");
     let registry = ours.registry.host_port();
     ours.push_image("demo/hello", "v2").await.expect("push v2");
-    let kruise = KruiseSide::start(&registry).await.expect("OpenKruise starts");
+    let kruise = KruiseSide::start(&registry)
+        .await
+        .expect("OpenKruise starts");
     println!("both systems up in {:.1?}", started.elapsed());
 
     let result = compare(&kruise, &ours, &registry).await;
@@ -211,18 +214,16 @@ async fn compare(kruise: &KruiseSide, ours: &System, registry: &str) -> anyhow::
         let manifest = manifest.replace("NAME", &name);
         let kruise_answer = validation::answer(&kruise_kubectl, &manifest).await;
         let our_answer = validation::answer(&our_kubectl, &manifest).await;
-        let show = |answer: &Option<String>| {
-            answer
-                .clone()
-                .unwrap_or_else(|| String::from("accepted"))
-        };
+        let show =
+            |answer: &Option<String>| answer.clone().unwrap_or_else(|| String::from("accepted"));
         verdicts.push_str(&format!(
             "| {} | {} | {} |\n",
             case.name,
             show(&kruise_answer),
             show(&our_answer)
         ));
-        if kruise_answer.is_some() != case.kruise_refuses || our_answer.is_some() != case.ours_refuses
+        if kruise_answer.is_some() != case.kruise_refuses
+            || our_answer.is_some() != case.ours_refuses
         {
             wrong_verdicts.push(case.name);
         }

@@ -51,9 +51,7 @@ pub fn cases() -> Vec<(Case, String)> {
                 kruise_refuses: true,
                 ours_refuses: true,
             },
-            job(
-                "spec:\n  image: example.invalid/a:v1\n  selector:\n    names: [node-1, node-1]\n",
-            ),
+            job("spec:\n  image: example.invalid/a:v1\n  selector:\n    names: [node-1, node-1]\n"),
         ),
         (
             Case {
