@@ -19,6 +19,7 @@ mod system;
 mod intended;
 mod json_diff;
 mod known_bugs;
+mod kruise_side;
 mod validation;
 
 use std::collections::BTreeSet;
@@ -26,9 +27,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use prepull_testbed::{
-    Containerd, Etcd, Kruise, KruiseDaemon, KubeApiserver, Kubectl, create_ready_node, eventually,
-};
+use kruise_side::KruiseSide;
+use prepull_testbed::{Kubectl, eventually};
 use serde_json::Value;
 use system::{Binaries, System};
 
@@ -60,59 +60,6 @@ const IMAGE_PULL_JOBS: &str = "imagepulljobs.v1alpha1.apps.kruise.io";
 const IMAGE_LIST_PULL_JOBS: &str = "imagelistpulljobs.v1alpha1.apps.kruise.io";
 const NODE_IMAGES: &str = "nodeimages.v1alpha1.apps.kruise.io";
 
-/// OpenKruise on its own kube-apiserver.
-struct KruiseSide {
-    apiserver: KubeApiserver,
-    kruise: Kruise,
-    daemons: Vec<KruiseDaemon>,
-    _containerds: Vec<Containerd>,
-    _etcd: Etcd,
-}
-
-impl KruiseSide {
-    async fn start(registry: &str) -> anyhow::Result<KruiseSide> {
-        let etcd = Etcd::start().await?;
-        let apiserver = KubeApiserver::start(&etcd).await?;
-        let kruise = Kruise::start(&apiserver).await?;
-        let mut containerds = Vec::new();
-        let mut daemons = Vec::new();
-        for (name, labels) in NODES {
-            create_ready_node(&apiserver.kubectl(), name, labels).await?;
-            let containerd = Containerd::start(&[registry.to_owned()]).await?;
-            daemons.push(kruise.start_daemon(&apiserver, name, &containerd).await?);
-            containerds.push(containerd);
-        }
-        Ok(KruiseSide {
-            apiserver,
-            kruise,
-            daemons,
-            _containerds: containerds,
-            _etcd: etcd,
-        })
-    }
-
-    fn kubectl(&self) -> Kubectl {
-        self.apiserver.kubectl()
-    }
-
-    fn logs(&self) -> String {
-        let mut text = format!("--- kruise-manager ---\n{}", tail(&self.kruise.logs()));
-        for daemon in &self.daemons {
-            text.push_str(&format!(
-                "\n--- kruise-daemon {} ---\n{}",
-                daemon.node(),
-                tail(&daemon.logs())
-            ));
-        }
-        text
-    }
-}
-
-fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(60)..].join("\n")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openkruise_and_prepull_agree_on_the_examples_and_on_bad_objects() {
     let started = Instant::now();
@@ -128,7 +75,7 @@ async fn openkruise_and_prepull_agree_on_the_examples_and_on_bad_objects() {
         .expect("Prepull starts");
     let registry = ours.registry.host_port();
     ours.push_image("demo/hello", "v2").await.expect("push v2");
-    let kruise = KruiseSide::start(&registry)
+    let kruise = KruiseSide::start(&registry, NODES)
         .await
         .expect("OpenKruise starts");
     println!("both systems up in {:.1?}", started.elapsed());
