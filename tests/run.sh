@@ -24,6 +24,10 @@ echo "==> containerd 1.7 for the image-pinning test (built once, cached)"
 PREPULL_CONTAINERD_1_7_BINARY="$(tests/containerd/build.sh)"
 export PREPULL_CONTAINERD_1_7_BINARY
 
+echo "==> OpenKruise for the side-by-side tests (built once, cached)"
+PREPULL_KRUISE_DIR="$(tests/kruise/build.sh)"
+export PREPULL_KRUISE_DIR
+
 echo "==> cargo fmt --check"
 cargo fmt --all --check
 echo "==> cargo clippy"

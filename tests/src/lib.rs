@@ -17,6 +17,7 @@ mod eventually;
 mod faulty_proxy;
 mod hanging_registry;
 mod http_probe;
+mod kruise;
 mod kube_apiserver;
 mod kube_binaries;
 mod kube_controller_manager;
@@ -46,6 +47,9 @@ pub use eventually::{assert_eventually, eventually};
 pub use faulty_proxy::{FaultyProxy, ProxyFault};
 pub use hanging_registry::HangingRegistry;
 pub use http_probe::{HttpAnswer, http_get, https_get};
+pub use kruise::{
+    KRUISE_BUILD_SCRIPT, KRUISE_DIR_ENV, Kruise, KruiseBuild, KruiseDaemon, create_ready_node,
+};
 pub use kube_apiserver::{KubeApiserver, SERVICE_ACCOUNT_ISSUER};
 pub use kube_binaries::{KUBE_BIN_DIR_ENV, KUBE_BUILD_SCRIPT, KubeBinaries};
 pub use kube_controller_manager::{DEFAULT_CONTROLLERS, KubeControllerManager};
