@@ -10,6 +10,7 @@ command -v etcd >/dev/null || need_packages+=(etcd-server)
 command -v protoc >/dev/null || need_packages+=(protobuf-compiler)
 command -v containerd >/dev/null || need_packages+=(containerd)
 command -v docker-registry >/dev/null || need_packages+=(docker-registry)
+command -v promtool >/dev/null || need_packages+=(prometheus)
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "==> installing ${need_packages[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -20,6 +21,9 @@ fi
 echo "==> kube-apiserver for the tests (built once, cached)"
 PREPULL_KUBE_BIN_DIR="$(tests/kube/build.sh)"
 export PREPULL_KUBE_BIN_DIR
+echo "==> helm for the chart tests (built once, cached)"
+PREPULL_HELM="$(tests/helm/build.sh)"
+export PREPULL_HELM
 
 echo "==> cargo fmt --check"
 cargo fmt --all --check
