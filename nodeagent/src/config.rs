@@ -51,6 +51,8 @@ pub struct Config {
     pub credential_providers: Arc<CredentialProviders>,
     /// Health endpoint port; 0 for none.
     pub health_port: u16,
+    /// Address the health endpoint listens on.
+    pub health_bind_address: std::net::IpAddr,
     /// Least time between status writes.
     pub status_interval: Duration,
 }
@@ -101,6 +103,7 @@ impl Config {
             credentials: Arc::new(credentials),
             credential_providers: Arc::new(credential_providers),
             health_port: options.health_port,
+            health_bind_address: options.health_bind_address,
             status_interval: Duration::from_millis(options.status_interval_ms),
         })
     }
