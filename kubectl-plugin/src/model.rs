@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use jiff::Timestamp;
 use prepull_api::node_image::{ImageTagSpec, ImageTagStatus};
-use prepull_api::reference::Reference;
+use prepull_api::reference::ImageReference as Reference;
 use prepull_api::{ImageListPullJob, ImagePullJob, NodeImage};
 use serde::Serialize;
 

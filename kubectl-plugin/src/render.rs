@@ -275,7 +275,7 @@ mod tests {
         let text = status_text(&r, at(1_020));
         let expected = "\
 imagepulljob default/pull-hello: running, desired 3, active 1, succeeded 1, failed 1
-NODE    PHASE      PROGRESS                            RATE     ELAPSED  ETA
+NODE    PHASE      PROGRESS                         RATE     ELAPSED  ETA
 node-1  Succeeded  [########################] 100%  10.0%/s  10s      -
 node-2  Pulling    [######------------------]  25%  1.2%/s   20s      1m00s
 node-3  Failed     [------------------------]   0%  -        10s      -

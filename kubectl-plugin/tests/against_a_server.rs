@@ -177,7 +177,6 @@ async fn status_watch_why_and_nodes_follow_a_job_on_a_real_server() {
         )
         .await;
     }
-    kubectl(k, &["create", "namespace", "apps"], None).await;
     kubectl(
         k,
         &["apply", "-f", "-"],

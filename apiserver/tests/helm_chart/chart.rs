@@ -6,7 +6,7 @@ use std::path::Path;
 
 use prepull_apiserver::certs;
 use prepull_apiserver::options::CertsOptions;
-use prepull_testbed::{Etcd, KubeApiserver, Kubectl};
+use prepull_testbed::{Etcd, KubeApiserver, KubeControllerManager, Kubectl, eventually};
 use serde_json::Value;
 
 use crate::helm::{Helm, chart_dir};
@@ -148,7 +148,14 @@ pub async fn the_chart_matches_the_manifests_and_installs_upgrades_and_uninstall
     }
     kubectl_ok(&kubectl, &["delete", "namespace", NAMESPACE, "--wait=false"]).await;
 
+    // kube-controller-manager's ClusterRole aggregation folds the chart's user roles into the
+    // built-in view/edit/admin roles.
+    let controller_manager =
+        KubeControllerManager::start_with_controllers(&kube, &["clusterrole-aggregation"])
+            .await
+            .expect("kube-controller-manager starts");
     install_upgrade_uninstall(&helm, &chart, &kubectl).await;
+    drop(controller_manager);
     drop(kube);
     drop(etcd);
 }
@@ -262,6 +269,15 @@ async fn install_upgrade_uninstall(helm: &Helm, chart: &str, kubectl: &Kubectl) 
         &format!("prepull-etcd.{NAMESPACE}.svc"),
     );
 
+    for (role, resource, verb) in [
+        ("view", "imagepulljobs", "watch"),
+        ("view", "nodeimages", "list"),
+        ("edit", "imagelistpulljobs", "create"),
+        ("admin", "imagepulljobs/status", "patch"),
+    ] {
+        wait_for_aggregated_rule(kubectl, role, resource, verb, true).await;
+    }
+
     // An upgrade with a changed value changes it and keeps the certificates.
     let out = helm
         .ok(&[
@@ -334,4 +350,37 @@ async fn install_upgrade_uninstall(helm: &Helm, chart: &str, kubectl: &Kubectl) 
     assert_eq!(left.trim(), "", "left behind after uninstall:\n{left}");
     let releases = helm.ok(&["list", "-a", "-n", NAMESPACE, "-q"]).await;
     assert_eq!(releases.trim(), "", "{releases}");
+    // ... and the built-in roles lose Prepull's rules again.
+    wait_for_aggregated_rule(kubectl, "view", "imagepulljobs", "watch", false).await;
+}
+
+/// Waits until ClusterRole `role` grants (or no longer grants) `verb` on apps.kruise.io
+/// `resource`.
+async fn wait_for_aggregated_rule(
+    kubectl: &Kubectl,
+    role: &str,
+    resource: &str,
+    verb: &str,
+    granted: bool,
+) {
+    eventually(
+        &format!("ClusterRole {role} grants {verb} {resource}: {granted}"),
+        std::time::Duration::from_secs(30),
+        || async {
+            let text = kubectl.run(&["get", "clusterrole", role, "-o", "json"]).await?;
+            let role: Value = serde_json::from_str(&text)?;
+            let has = role["rules"].as_array().into_iter().flatten().any(|rule| {
+                let has = |field: &str, value: &str| {
+                    rule[field]
+                        .as_array()
+                        .is_some_and(|values| values.iter().any(|v| v == value))
+                };
+                has("apiGroups", "apps.kruise.io") && has("resources", resource) && has("verbs", verb)
+            });
+            anyhow::ensure!(has == granted, "not yet");
+            Ok(())
+        },
+    )
+    .await
+    .unwrap();
 }
