@@ -10,6 +10,7 @@ command -v etcd >/dev/null || need_packages+=(etcd-server)
 command -v protoc >/dev/null || need_packages+=(protobuf-compiler)
 command -v containerd >/dev/null || need_packages+=(containerd)
 command -v docker-registry >/dev/null || need_packages+=(docker-registry)
+command -v promtool >/dev/null || need_packages+=(prometheus)
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "==> installing ${need_packages[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -27,6 +28,10 @@ export PREPULL_CONTAINERD_1_7_BINARY
 echo "==> OpenKruise for the side-by-side tests (built once, cached)"
 PREPULL_KRUISE_DIR="$(tests/kruise/build.sh)"
 export PREPULL_KRUISE_DIR
+
+echo "==> helm for the chart tests (built once, cached)"
+PREPULL_HELM="$(tests/helm/build.sh)"
+export PREPULL_HELM
 
 echo "==> cargo fmt --check"
 cargo fmt --all --check

@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 ///     --etcd-certfile etcd-client.crt --etcd-keyfile etcd-client.key
 /// authenticates and authorizes through kube-apiserver (in-cluster config or --kubeconfig).
 #[derive(Debug, Parser)]
-#[command(name = "prepull-apiserver", version, about, long_about)]
+#[command(name = "prepull-apiserver", version, about, long_about, verbatim_doc_comment)]
 pub struct Options {
     /// Run without a Kubernetes cluster: generate a CA, serving and admin certificates and a
     /// kubeconfig in --data-dir (once), authenticate clients by certificate. Without it the
@@ -242,7 +242,9 @@ pub enum LogFormat {
 pub enum Command {
     /// Print a kubeconfig for the node agent of NODE on stdout (standalone only): its client
     /// certificate names the node (`system:node:NODE` in `system:nodes`), which may only read,
-    /// watch, register and write the status of NodeImage NODE.
+    /// watch, register and write the status of NodeImage NODE. The server's address is the
+    /// one in `<data-dir>/kubeconfig` (written by the server at each start), else the one
+    /// --bind-address and --secure-port give.
     NodeKubeconfig {
         /// The node's name.
         node: String,

@@ -51,6 +51,8 @@ pub struct Config {
     pub credential_providers: Arc<CredentialProviders>,
     /// Health endpoint port; 0 for none.
     pub health_port: u16,
+    /// Address the health endpoint listens on.
+    pub health_bind_address: std::net::IpAddr,
     /// Least time between status writes.
     pub status_interval: Duration,
     /// Whether pulled images are pinned while wanted ([`crate::image_pins`]).
@@ -107,6 +109,7 @@ impl Config {
             credentials: Arc::new(credentials),
             credential_providers: Arc::new(credential_providers),
             health_port: options.health_port,
+            health_bind_address: options.health_bind_address,
             status_interval: Duration::from_millis(options.status_interval_ms),
             pin_images: options.pin_images,
             stall_timeout: (options.stall_timeout_seconds > 0)

@@ -133,8 +133,9 @@ pub async fn run_until(
     if config.health_port != 0 {
         let stop = stop.clone();
         let port = config.health_port;
+        let address = std::net::SocketAddr::new(config.health_bind_address, port);
         tokio::spawn(async move {
-            if let Err(err) = health::serve(port, metrics, stop).await {
+            if let Err(err) = health::serve(address, metrics, stop).await {
                 tracing::error!(port, %err, "the health endpoint failed");
             }
         });

@@ -52,9 +52,14 @@ pub struct Options {
     )]
     pub credential_provider_bin_dir: PathBuf,
 
-    /// Port of the health endpoint (`/healthz`), on all addresses; 0 turns it off.
+    /// Port of the health endpoint (`/healthz`, `/metrics`); 0 turns it off.
     #[arg(long, env = "PREPULL_HEALTH_PORT", default_value_t = 10222)]
     pub health_port: u16,
+
+    /// Address the health endpoint listens on (`::`: every address, IPv4 too); e.g.
+    /// `127.0.0.1` for an agent beside another on one host.
+    #[arg(long, env = "PREPULL_HEALTH_BIND_ADDRESS", default_value = "::")]
+    pub health_bind_address: std::net::IpAddr,
 
     /// Worker threads of the async runtime; 0 runs everything on the main thread (the
     /// agent mostly waits on the network, and each worker thread costs memory).

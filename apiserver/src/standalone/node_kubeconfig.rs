@@ -39,11 +39,36 @@ pub fn render(options: &Options, node: &str) -> Result<String> {
         .context("issuing the node certificate")?;
     node_certificates::record_issued(&pki_dir, node, &client.cert_pem)
         .context("recording the node certificate")?;
-    let url = format!(
-        "https://{}",
-        SocketAddr::new(client_host(options.bind_address), options.secure_port)
-    );
-    Ok(kubeconfig::render(&url, &pki.ca.cert_pem, &user, &client))
+    Ok(kubeconfig::render(&server_url(options), &pki.ca.cert_pem, &user, &client))
+}
+
+/// Where the node's agent reaches the server: the address in the server's own kubeconfig
+/// (`<data-dir>/kubeconfig`, rewritten at each start, so a server started with another
+/// `--secure-port` or `--bind-address` is found without repeating them), else the address
+/// `--bind-address` and `--secure-port` describe.
+fn server_url(options: &Options) -> String {
+    let written = std::fs::read_to_string(options.data_dir.join("kubeconfig")).ok();
+    written
+        .as_deref()
+        .and_then(server_in_kubeconfig)
+        .unwrap_or_else(|| {
+            format!(
+                "https://{}",
+                SocketAddr::new(client_host(options.bind_address), options.secure_port)
+            )
+        })
+}
+
+/// The `server:` of a kubeconfig [`kubeconfig::render`] wrote, when it is an `https://` URL.
+fn server_in_kubeconfig(text: &str) -> Option<String> {
+    text.lines()
+        .filter_map(|line| line.trim_start().strip_prefix("server: "))
+        .map(str::trim)
+        .find(|url| {
+            url.strip_prefix("https://")
+                .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace))
+        })
+        .map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -65,6 +90,31 @@ mod tests {
         let text = render(&options, "n1").expect("rendered");
         assert!(text.contains("server: https://127.0.0.1:7443\n"), "{text}");
         assert!(text.contains("- name: \"system:node:n1\"\n"), "{text}");
+    }
+
+    #[test]
+    fn the_address_comes_from_the_servers_own_kubeconfig() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().to_str().expect("utf-8 path");
+        // The server ran on port 7443 and wrote its kubeconfig; node-kubeconfig is asked
+        // without repeating the port.
+        let served = Options::parse_from([
+            "prepull-apiserver",
+            "--standalone",
+            "--data-dir",
+            data_dir,
+            "--secure-port",
+            "7443",
+        ]);
+        crate::config::Config::from_options(served).expect("the server's config");
+        let asked = Options::parse_from(["prepull-apiserver", "--standalone", "--data-dir", data_dir]);
+        let text = render(&asked, "n1").expect("rendered");
+        assert!(text.contains("server: https://127.0.0.1:7443\n"), "{text}");
+        assert_eq!(server_in_kubeconfig("    server: http://x\n"), None);
+        assert_eq!(
+            server_in_kubeconfig("clusters:\n- cluster:\n    server: https://[::1]:9443\n"),
+            Some("https://[::1]:9443".into())
+        );
     }
 
     #[test]
