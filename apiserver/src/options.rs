@@ -18,7 +18,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 ///     --etcd-certfile etcd-client.crt --etcd-keyfile etcd-client.key
 /// authenticates and authorizes through kube-apiserver (in-cluster config or --kubeconfig).
 #[derive(Debug, Parser)]
-#[command(name = "prepull-apiserver", version, about, long_about, verbatim_doc_comment)]
+#[command(
+    name = "prepull-apiserver",
+    version,
+    about,
+    long_about,
+    verbatim_doc_comment
+)]
 pub struct Options {
     /// Run without a Kubernetes cluster: generate a CA, serving and admin certificates and a
     /// kubeconfig in --data-dir (once), authenticate clients by certificate. Without it the

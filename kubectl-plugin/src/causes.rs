@@ -98,7 +98,12 @@ pub fn classify(phase: &str, message: &str) -> Cause {
         "i/o timeout",
     ]) {
         Cause::Timeout
-    } else if has(&["not found", "manifest unknown", "name unknown", "no such image"]) {
+    } else if has(&[
+        "not found",
+        "manifest unknown",
+        "name unknown",
+        "no such image",
+    ]) {
         Cause::MissingImage
     } else if has(&["no such node", "node not found"]) {
         Cause::NoSuchNode
@@ -124,7 +129,10 @@ mod tests {
             ),
             ("pull attempt 3: Timeout expired", Cause::Timeout),
             ("the job's activeDeadlineSeconds passed", Cause::Timeout),
-            ("node has not responded for a long time", Cause::NodeNotResponding),
+            (
+                "node has not responded for a long time",
+                Cause::NodeNotResponding,
+            ),
             ("failed to unpack: no space left on device", Cause::Other),
         ] {
             assert_eq!(classify("Failed", message), cause, "{message}");

@@ -14,7 +14,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///   kubectl prepull why pull-missing
 ///   kubectl prepull nodes demo/hello:v1 -o json
 #[derive(Debug, Parser)]
-#[command(name = "kubectl-prepull", bin_name = "kubectl prepull", version, verbatim_doc_comment)]
+#[command(
+    name = "kubectl-prepull",
+    bin_name = "kubectl prepull",
+    version,
+    verbatim_doc_comment
+)]
 pub struct Cli {
     #[command(flatten)]
     pub connection: Connection,

@@ -61,7 +61,9 @@ impl JobName {
                 | "imagelistpulljobs.apps.kruise.io",
             ) => JobName::ListPull(name),
             Some(other) => {
-                bail!("{other:?} is not a kind of job: use imagepulljob/NAME or imagelistpulljob/NAME")
+                bail!(
+                    "{other:?} is not a kind of job: use imagepulljob/NAME or imagelistpulljob/NAME"
+                )
             }
         })
     }
@@ -81,7 +83,8 @@ impl Cluster {
         let kubeconfig = match &connection.kubeconfig {
             Some(path) => Kubeconfig::read_from(path)
                 .with_context(|| format!("reading the kubeconfig {}", path.display()))?,
-            None => Kubeconfig::read().context("reading the kubeconfig ($KUBECONFIG or ~/.kube/config)")?,
+            None => Kubeconfig::read()
+                .context("reading the kubeconfig ($KUBECONFIG or ~/.kube/config)")?,
         };
         let options = KubeConfigOptions {
             context: connection.context.clone(),
@@ -124,21 +127,22 @@ impl Cluster {
                     .with_context(|| format!("getting imagepulljob {ns}/{name}"))?,
             ))),
             JobName::ListPull(name) => self.list_job(&list(name), ns, name).await,
-            JobName::Either(name) => match self.get::<ImagePullJob>(&pull(name)).await {
-                Ok(job) => Ok(Job::Pull(Box::new(job))),
-                Err(kube::Error::Api(status)) if status.is_not_found() => {
-                    match self.list_job(&list(name), ns, name).await {
-                        Ok(job) => Ok(job),
-                        Err(err) if is_not_found(&err) => bail!(
-                            "no imagepulljob or imagelistpulljob {name:?} in namespace {ns:?}"
-                        ),
-                        Err(err) => Err(err),
+            JobName::Either(name) => {
+                match self.get::<ImagePullJob>(&pull(name)).await {
+                    Ok(job) => Ok(Job::Pull(Box::new(job))),
+                    Err(kube::Error::Api(status)) if status.is_not_found() => {
+                        match self.list_job(&list(name), ns, name).await {
+                            Ok(job) => Ok(job),
+                            Err(err) if is_not_found(&err) => bail!(
+                                "no imagepulljob or imagelistpulljob {name:?} in namespace {ns:?}"
+                            ),
+                            Err(err) => Err(err),
+                        }
                     }
+                    Err(err) => Err(anyhow::Error::new(err)
+                        .context(format!("getting imagepulljob {ns}/{name}"))),
                 }
-                Err(err) => {
-                    Err(anyhow::Error::new(err).context(format!("getting imagepulljob {ns}/{name}")))
-                }
-            },
+            }
         }
     }
 

@@ -64,7 +64,11 @@ async fn run(cli: Cli) -> Result<()> {
                     }
                     Output::Text => {
                         let text = render::status_text(&report, Timestamp::now());
-                        if watch && terminal { format!("{CLEAR}{text}") } else { text }
+                        if watch && terminal {
+                            format!("{CLEAR}{text}")
+                        } else {
+                            text
+                        }
                     }
                 };
                 stdout.write_all(text.as_bytes())?;

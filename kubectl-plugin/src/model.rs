@@ -12,7 +12,10 @@ use serde::Serialize;
 use crate::client::Job;
 
 /// A time as Kubernetes writes it (RFC 3339, UTC).
-fn rfc3339<S: serde::Serializer>(time: &Option<Timestamp>, serializer: S) -> Result<S::Ok, S::Error> {
+fn rfc3339<S: serde::Serializer>(
+    time: &Option<Timestamp>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     match time {
         Some(time) => serializer.serialize_str(&time.to_string()),
         None => serializer.serialize_none(),
@@ -64,7 +67,9 @@ impl JobReport {
         match job {
             Job::Pull(job) => {
                 let mut report = pull_job_report(job, node_images);
-                report.pulls.sort_by(|a, b| (&a.image, &a.node).cmp(&(&b.image, &b.node)));
+                report
+                    .pulls
+                    .sort_by(|a, b| (&a.image, &a.node).cmp(&(&b.image, &b.node)));
                 report
             }
             Job::ListPull(job, children) => list_job_report(job, children, node_images),
@@ -106,11 +111,18 @@ fn pull_job_report(job: &ImagePullJob, node_images: &[NodeImage]) -> JobReport {
         .and_then(|s| s.names.as_ref())
         .into_iter()
         .flatten()
-        .map(|node| (node, "the job names this node, but no NodeImage has its name"));
-    let failed = status
-        .failed_nodes
-        .iter()
-        .map(|node| (node, "the job lists this node as failed, but it has no NodeImage"));
+        .map(|node| {
+            (
+                node,
+                "the job names this node, but no NodeImage has its name",
+            )
+        });
+    let failed = status.failed_nodes.iter().map(|node| {
+        (
+            node,
+            "the job lists this node as failed, but it has no NodeImage",
+        )
+    });
     let mut missing = BTreeSet::new();
     for (node, message) in named.chain(failed) {
         if !known.contains(node.as_str()) && missing.insert(node.clone()) {
@@ -173,12 +185,20 @@ fn list_job_report(
 }
 
 /// The node's pull of `name`/`tag` for the job with `uid`, if the job put it there.
-fn node_pull(node_image: &NodeImage, name: &str, tag: &str, uid: &str, image: &str) -> Option<NodePull> {
+fn node_pull(
+    node_image: &NodeImage,
+    name: &str,
+    tag: &str,
+    uid: &str,
+    image: &str,
+) -> Option<NodePull> {
     let spec = node_image.spec.images.get(name)?;
-    let owned = spec
-        .tags
-        .iter()
-        .any(|t| t.tag == tag && t.owner_references.iter().any(|o| o.uid.as_deref() == Some(uid)));
+    let owned = spec.tags.iter().any(|t| {
+        t.tag == tag
+            && t.owner_references
+                .iter()
+                .any(|o| o.uid.as_deref() == Some(uid))
+    });
     if !owned {
         return None;
     }
@@ -271,7 +291,9 @@ pub fn nodes_holding(image: &str, node_images: &[NodeImage]) -> Option<Vec<NodeT
                 node: node.clone(),
                 image: name.clone(),
                 tag,
-                phase: status.map(|s| s.phase.as_str().to_string()).unwrap_or_default(),
+                phase: status
+                    .map(|s| s.phase.as_str().to_string())
+                    .unwrap_or_default(),
                 progress: status.map(|s| s.progress.clamp(0, 100)).unwrap_or(0),
                 image_id: status.map(|s| s.image_id.clone()).unwrap_or_default(),
                 jobs,

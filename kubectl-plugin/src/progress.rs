@@ -13,7 +13,11 @@ pub const BAR_WIDTH: usize = 24;
 pub fn bar(percent: i32, width: usize) -> String {
     let percent = usize::try_from(percent.clamp(0, 100)).unwrap_or(0);
     let filled = (percent * width + 50) / 100;
-    let filled = if percent < 100 { filled.min(width.saturating_sub(1)) } else { width };
+    let filled = if percent < 100 {
+        filled.min(width.saturating_sub(1))
+    } else {
+        width
+    };
     format!("[{}{}]", "#".repeat(filled), "-".repeat(width - filled))
 }
 

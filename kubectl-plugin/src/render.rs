@@ -36,7 +36,11 @@ fn table(rows: &[Vec<String>]) -> String {
 
 /// Header line of a job.
 fn headline(report: &JobReport) -> String {
-    let state = if report.completed { "completed" } else { "running" };
+    let state = if report.completed {
+        "completed"
+    } else {
+        "running"
+    };
     format!(
         "{} {}/{}: {state}, desired {}, active {}, succeeded {}, failed {}",
         report.kind.to_ascii_lowercase(),
@@ -75,14 +79,26 @@ pub fn status_text(report: &JobReport, now: Timestamp) -> String {
             row.push(pull.image.clone());
         }
         row.push(pull.phase.clone());
-        row.push(format!("{} {:>3}%", bar(pull.progress, BAR_WIDTH), pull.progress));
+        row.push(format!(
+            "{} {:>3}%",
+            bar(pull.progress, BAR_WIDTH),
+            pull.progress
+        ));
         row.push(
             rate(pull, now)
                 .map(|r| format!("{r:.1}%/s"))
                 .unwrap_or_else(|| "-".into()),
         );
-        row.push(elapsed(pull, now).map(short_duration).unwrap_or_else(|| "-".into()));
-        row.push(eta(pull, now).map(short_duration).unwrap_or_else(|| "-".into()));
+        row.push(
+            elapsed(pull, now)
+                .map(short_duration)
+                .unwrap_or_else(|| "-".into()),
+        );
+        row.push(
+            eta(pull, now)
+                .map(short_duration)
+                .unwrap_or_else(|| "-".into()),
+        );
         rows.push(row);
     }
     out.push_str(&table(&rows));
@@ -172,7 +188,12 @@ pub fn causes(report: &JobReport) -> Vec<CauseGroup> {
         }
     }
     let mut groups: Vec<CauseGroup> = groups.into_values().collect();
-    groups.sort_by(|a, b| b.nodes.len().cmp(&a.nodes.len()).then(a.cause.cmp(&b.cause)));
+    groups.sort_by(|a, b| {
+        b.nodes
+            .len()
+            .cmp(&a.nodes.len())
+            .then(a.cause.cmp(&b.cause))
+    });
     groups
 }
 
@@ -211,18 +232,34 @@ pub fn nodes_text(image: &str, rows: &[NodeTag]) -> String {
     if rows.is_empty() {
         return format!("no node holds or pulls {image}\n");
     }
-    let mut table_rows = vec![["NODE", "IMAGE", "TAG", "PHASE", "PROGRESS", "JOBS", "IMAGE ID"]
+    let mut table_rows = vec![
+        [
+            "NODE", "IMAGE", "TAG", "PHASE", "PROGRESS", "JOBS", "IMAGE ID",
+        ]
         .map(String::from)
-        .to_vec()];
+        .to_vec(),
+    ];
     for row in rows {
         table_rows.push(vec![
             row.node.clone(),
             row.image.clone(),
             row.tag.clone(),
-            if row.phase.is_empty() { "-".into() } else { row.phase.clone() },
+            if row.phase.is_empty() {
+                "-".into()
+            } else {
+                row.phase.clone()
+            },
             format!("{}%", row.progress),
-            if row.jobs.is_empty() { "-".into() } else { row.jobs.join(",") },
-            if row.image_id.is_empty() { "-".into() } else { row.image_id.clone() },
+            if row.jobs.is_empty() {
+                "-".into()
+            } else {
+                row.jobs.join(",")
+            },
+            if row.image_id.is_empty() {
+                "-".into()
+            } else {
+                row.image_id.clone()
+            },
         ]);
     }
     table(&table_rows)
@@ -305,16 +342,26 @@ node-3  Failed     [------------------------]   0%  -        10s      -
         assert_eq!(
             summary,
             [
-                (Cause::MissingImage, vec!["node-1".into(), "node-2".into()], 1),
+                (
+                    Cause::MissingImage,
+                    vec!["node-1".into(), "node-2".into()],
+                    1
+                ),
                 (Cause::Auth, vec!["node-3".into()], 1),
                 (Cause::NoSuchNode, vec!["node-9".into()], 0),
             ]
         );
         let text = why_text(&r);
         assert!(text.contains("image not found (2 nodes): node-1, node-2\n  message: rpc error: x: not found\n  what to do: The registry has no such"), "{text}");
-        assert!(text.contains("registry authentication (1 node): node-3"), "{text}");
+        assert!(
+            text.contains("registry authentication (1 node): node-3"),
+            "{text}"
+        );
         assert!(text.contains("spec.pullSecrets"), "{text}");
-        assert!(why_text(&report(vec![pull("n", "Pulling", 5, "")])).ends_with("no pull has failed so far\n"));
+        assert!(
+            why_text(&report(vec![pull("n", "Pulling", 5, "")]))
+                .ends_with("no pull has failed so far\n")
+        );
     }
 
     #[test]

@@ -67,12 +67,14 @@ async fn report(k: &Kubectl, node: &str, tag: &str, status: Value) {
         .unwrap()
         .extend(status.as_object().unwrap().clone());
     // A merge patch replaces the tags list: carry the node's other tags along.
-    let current: Value = serde_json::from_str(
-        &kubectl(k, &["get", "nodeimage", node, "-o", "json"], None).await,
-    )
-    .unwrap();
+    let current: Value =
+        serde_json::from_str(&kubectl(k, &["get", "nodeimage", node, "-o", "json"], None).await)
+            .unwrap();
     let mut tags: Vec<Value> = current
-        .pointer(&format!("/status/imageStatuses/{}/tags", IMAGE.replace('/', "~1")))
+        .pointer(&format!(
+            "/status/imageStatuses/{}/tags",
+            IMAGE.replace('/', "~1")
+        ))
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -101,17 +103,24 @@ fn seconds_ago(seconds: i64) -> String {
 
 /// Waits until every node's NodeImage carries the job's task for `tag`.
 async fn wait_for_tasks(k: &Kubectl, tag: &str) {
-    eventually("the scheduler puts the tasks on the nodes", WAIT, || async {
-        for node in NODES {
-            let spec = k.run(&["get", "nodeimage", node, "-o", "json"]).await?;
-            let spec: Value = serde_json::from_str(&spec)?;
-            let tags = spec["spec"]["images"][IMAGE]["tags"].as_array().cloned().unwrap_or_default();
-            if !tags.iter().any(|t| t["tag"] == tag) {
-                bail!("{node} has no task for {tag} yet");
+    eventually(
+        "the scheduler puts the tasks on the nodes",
+        WAIT,
+        || async {
+            for node in NODES {
+                let spec = k.run(&["get", "nodeimage", node, "-o", "json"]).await?;
+                let spec: Value = serde_json::from_str(&spec)?;
+                let tags = spec["spec"]["images"][IMAGE]["tags"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                if !tags.iter().any(|t| t["tag"] == tag) {
+                    bail!("{node} has no task for {tag} yet");
+                }
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
     .await
     .unwrap();
 }
@@ -199,12 +208,23 @@ spec:
 
     // Nothing reported yet: every node waits.
     let text = ok(kc, &["status", "pull-hello", "-n", "apps"]).await;
-    assert!(text.starts_with("imagepulljob apps/pull-hello: running, desired 3"), "{text}");
+    assert!(
+        text.starts_with("imagepulljob apps/pull-hello: running, desired 3"),
+        "{text}"
+    );
     assert_eq!(text.matches("Waiting").count(), 3, "{text}");
 
     // --watch redraws as the pulls advance, and returns once the job completes.
     let mut watch = Command::new(PLUGIN)
-        .args(["status", "pull-hello", "-n", "apps", "--watch", "--interval", "0.2"])
+        .args([
+            "status",
+            "pull-hello",
+            "-n",
+            "apps",
+            "--watch",
+            "--interval",
+            "0.2",
+        ])
         .arg("--kubeconfig")
         .arg(kc)
         .stdout(Stdio::piped())
@@ -227,7 +247,10 @@ spec:
         .await
         .unwrap_or_else(|_| panic!("no {wanted:?} within {WAIT:?}"));
     };
-    for (progress, bar) in [(25, "[######------------------]  25%"), (50, "[############------------]  50%")] {
+    for (progress, bar) in [
+        (25, "[######------------------]  25%"),
+        (50, "[############------------]  50%"),
+    ] {
         report(
             k,
             "node-1",
@@ -270,27 +293,49 @@ spec:
 
     let text = ok(kc, &["status", "imagepulljob/pull-hello", "-n", "apps"]).await;
     assert!(
-        text.starts_with("imagepulljob apps/pull-hello: completed, desired 3, active 0, succeeded 1, failed 2"),
+        text.starts_with(
+            "imagepulljob apps/pull-hello: completed, desired 3, active 0, succeeded 1, failed 2"
+        ),
         "{text}"
     );
-    assert!(text.contains("node-1  Succeeded  [########################] 100%"), "{text}");
-    let json: Value = serde_json::from_str(&ok(kc, &["status", "pull-hello", "-n", "apps", "-o", "json"]).await).unwrap();
+    assert!(
+        text.contains("node-1  Succeeded  [########################] 100%"),
+        "{text}"
+    );
+    let json: Value =
+        serde_json::from_str(&ok(kc, &["status", "pull-hello", "-n", "apps", "-o", "json"]).await)
+            .unwrap();
     assert_eq!(json["completed"], true);
     assert_eq!(json["overallPercent"], 100);
-    let phases: Vec<&str> = json["pulls"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    let phases: Vec<&str> = json["pulls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
     assert_eq!(phases, ["Succeeded", "Failed", "Failed"]);
 
     // why: one group per cause, with the FAQ's advice.
     let why = ok(kc, &["why", "pull-hello", "-n", "apps"]).await;
     assert!(why.contains("image not found (1 node): node-2"), "{why}");
-    assert!(why.contains("registry authentication (1 node): node-3"), "{why}");
+    assert!(
+        why.contains("registry authentication (1 node): node-3"),
+        "{why}"
+    );
     assert!(why.contains("spec.pullSecrets"), "{why}");
-    let why: Value = serde_json::from_str(&ok(kc, &["why", "pull-hello", "-n", "apps", "-o", "json"]).await).unwrap();
+    let why: Value =
+        serde_json::from_str(&ok(kc, &["why", "pull-hello", "-n", "apps", "-o", "json"]).await)
+            .unwrap();
     let causes: Vec<(&str, &str)> = why["causes"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["cause"].as_str().unwrap(), c["nodes"][0].as_str().unwrap()))
+        .map(|c| {
+            (
+                c["cause"].as_str().unwrap(),
+                c["nodes"][0].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(causes, [("MissingImage", "node-2"), ("Auth", "node-3")]);
 
@@ -319,11 +364,19 @@ spec:
 
     // nodes: which nodes hold the image, with the tags' jobs.
     let nodes = ok(kc, &["nodes", &format!("{IMAGE}:v1")]).await;
-    assert!(nodes.contains("node-1  registry.example:5000/demo/hello  v1   Succeeded  100%      apps/pull-hello"), "{nodes}");
+    assert!(
+        nodes.contains(
+            "node-1  registry.example:5000/demo/hello  v1   Succeeded  100%      apps/pull-hello"
+        ),
+        "{nodes}"
+    );
     let rows: Value = serde_json::from_str(&ok(kc, &["nodes", IMAGE, "-o", "json"]).await).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 3, "{rows}");
     assert_eq!(rows[0]["imageID"], "sha256:0123");
-    assert_eq!(ok(kc, &["nodes", "other/image"]).await, "no node holds or pulls other/image\n");
+    assert_eq!(
+        ok(kc, &["nodes", "other/image"]).await,
+        "no node holds or pulls other/image\n"
+    );
 
     // An ImageListPullJob: its child jobs' pulls, one row per node and image.
     kubectl(
@@ -345,43 +398,85 @@ spec:
     .await;
     wait_for_tasks(k, "v3").await;
     wait_for_tasks(k, "v2").await;
-    report(k, "node-2", "v3", json!({"phase": "Failed", "version": 1, "message": "pull attempt 3: Timeout expired"})).await;
+    report(
+        k,
+        "node-2",
+        "v3",
+        json!({"phase": "Failed", "version": 1, "message": "pull attempt 3: Timeout expired"}),
+    )
+    .await;
     let text = ok(kc, &["status", "pull-list", "-n", "apps"]).await;
-    assert!(text.starts_with("imagelistpulljob apps/pull-list: running"), "{text}");
-    assert!(text.contains(&format!("node-3  {IMAGE}:v3  Waiting")), "{text}");
-    assert_eq!(text.lines().filter(|l| l.starts_with("node-")).count(), 6, "{text}");
+    assert!(
+        text.starts_with("imagelistpulljob apps/pull-list: running"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("node-3  {IMAGE}:v3  Waiting")),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("node-")).count(),
+        6,
+        "{text}"
+    );
     let why = ok(kc, &["why", "imagelistpulljob/pull-list", "-n", "apps"]).await;
-    assert!(why.contains(&format!("timeout (1 node): node-2 ({IMAGE}:v3)")), "{why}");
+    assert!(
+        why.contains(&format!("timeout (1 node): node-2 ({IMAGE}:v3)")),
+        "{why}"
+    );
 
     // Connection flags: the kubeconfig's context by name; a wrong one, a wrong namespace.
-    let config: Value = serde_json::from_str(&kubectl(k, &["config", "view", "-o", "json"], None).await).unwrap();
+    let config: Value =
+        serde_json::from_str(&kubectl(k, &["config", "view", "-o", "json"], None).await).unwrap();
     let context = config["current-context"].as_str().unwrap().to_string();
-    ok(kc, &["status", "pull-hello", "-n", "apps", "--context", &context]).await;
-    let err = plugin(kc, &["status", "pull-hello", "--context", "nope"]).await.unwrap_err();
+    ok(
+        kc,
+        &["status", "pull-hello", "-n", "apps", "--context", &context],
+    )
+    .await;
+    let err = plugin(kc, &["status", "pull-hello", "--context", "nope"])
+        .await
+        .unwrap_err();
     assert!(format!("{err:#}").contains("nope"), "{err:#}");
     let err = plugin(kc, &["status", "pull-hello"]).await.unwrap_err();
     assert!(
-        format!("{err:#}").contains("no imagepulljob or imagelistpulljob \"pull-hello\" in namespace \"default\""),
+        format!("{err:#}").contains(
+            "no imagepulljob or imagelistpulljob \"pull-hello\" in namespace \"default\""
+        ),
         "{err:#}"
     );
 
     let Server { stop, task, .. } = server;
     let _ = stop.unwrap().send(());
-    tokio::time::timeout(WAIT, task).await.unwrap().unwrap().unwrap();
+    tokio::time::timeout(WAIT, task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
 }
 
 /// The krew manifest installs this binary under the plugin's name.
 #[test]
 fn the_krew_manifest_names_this_binary() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/krew/prepull.yaml")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/krew/prepull.yaml")).unwrap();
     let manifest: Value = serde_norway::from_str(&text).unwrap();
     assert_eq!(manifest["kind"], "Plugin");
-    assert_eq!(manifest["apiVersion"], "krew.googlecontainertools.github.com/v1alpha2");
+    assert_eq!(
+        manifest["apiVersion"],
+        "krew.googlecontainertools.github.com/v1alpha2"
+    );
     assert_eq!(manifest["metadata"]["name"], "prepull");
     let binary = Path::new(PLUGIN).file_name().unwrap().to_str().unwrap();
     for platform in manifest["spec"]["platforms"].as_array().unwrap() {
         assert_eq!(platform["bin"], binary);
-        assert!(platform["files"].as_array().unwrap().iter().any(|f| f["from"] == binary));
+        assert!(
+            platform["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["from"] == binary)
+        );
         assert_eq!(platform["sha256"].as_str().unwrap().len(), 64);
     }
     assert!(manifest["spec"]["shortDescription"].as_str().unwrap().len() <= 255);

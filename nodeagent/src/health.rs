@@ -70,7 +70,10 @@ mod tests {
             )
             .await
             .unwrap();
-            assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("ok"), "{answer}");
+            assert!(
+                answer.starts_with("HTTP/1.1 200") && answer.ends_with("ok"),
+                "{answer}"
+            );
         }
         stop.cancel();
         for server in servers {

@@ -39,7 +39,12 @@ pub fn render(options: &Options, node: &str) -> Result<String> {
         .context("issuing the node certificate")?;
     node_certificates::record_issued(&pki_dir, node, &client.cert_pem)
         .context("recording the node certificate")?;
-    Ok(kubeconfig::render(&server_url(options), &pki.ca.cert_pem, &user, &client))
+    Ok(kubeconfig::render(
+        &server_url(options),
+        &pki.ca.cert_pem,
+        &user,
+        &client,
+    ))
 }
 
 /// Where the node's agent reaches the server: the address in the server's own kubeconfig
@@ -107,7 +112,8 @@ mod tests {
             "7443",
         ]);
         crate::config::Config::from_options(served).expect("the server's config");
-        let asked = Options::parse_from(["prepull-apiserver", "--standalone", "--data-dir", data_dir]);
+        let asked =
+            Options::parse_from(["prepull-apiserver", "--standalone", "--data-dir", data_dir]);
         let text = render(&asked, "n1").expect("rendered");
         assert!(text.contains("server: https://127.0.0.1:7443\n"), "{text}");
         assert_eq!(server_in_kubeconfig("    server: http://x\n"), None);

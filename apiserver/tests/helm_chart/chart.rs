@@ -94,11 +94,7 @@ pub async fn the_chart_matches_the_manifests_and_installs_upgrades_and_uninstall
     let mut from_helm = decode(&kubectl, &rendered).await;
     let mut from_kustomize = decode(&kubectl, &kustomized).await;
     // `helm install --create-namespace` makes the namespace; the chart does not own it.
-    assert!(
-        from_kustomize
-            .remove("Namespace//prepull-system")
-            .is_some()
-    );
+    assert!(from_kustomize.remove("Namespace//prepull-system").is_some());
     for objects in [&mut from_helm, &mut from_kustomize] {
         parse_embedded_yaml(
             objects,
@@ -114,7 +110,12 @@ pub async fn the_chart_matches_the_manifests_and_installs_upgrades_and_uninstall
     kubectl_ok(&kubectl, &["create", "namespace", NAMESPACE]).await;
     for variant in [
         vec![],
-        vec!["--set", "storage.type=embedded", "--set", "apiserver.replicas=1"],
+        vec![
+            "--set",
+            "storage.type=embedded",
+            "--set",
+            "apiserver.replicas=1",
+        ],
         vec![
             "--set",
             "storage.type=externalEtcd",
@@ -136,17 +137,30 @@ pub async fn the_chart_matches_the_manifests_and_installs_upgrades_and_uninstall
             "{variant:?}: {out}"
         );
         if variant.is_empty() {
-            assert!(out.contains("statefulset.apps/prepull-etcd created"), "{out}");
+            assert!(
+                out.contains("statefulset.apps/prepull-etcd created"),
+                "{out}"
+            );
         } else {
             assert!(!out.contains("statefulset"), "{variant:?}: {out}");
-            assert!(!out.contains("prepull-etcd-client-tls"), "{variant:?}: {out}");
+            assert!(
+                !out.contains("prepull-etcd-client-tls"),
+                "{variant:?}: {out}"
+            );
         }
         if variant.contains(&"storage.type=embedded") {
-            assert!(rendered.contains("--data-dir=/var/lib/prepull"), "{rendered}");
+            assert!(
+                rendered.contains("--data-dir=/var/lib/prepull"),
+                "{rendered}"
+            );
             assert!(out.contains("persistentvolumeclaim/prepull-apiserver-data created"));
         }
     }
-    kubectl_ok(&kubectl, &["delete", "namespace", NAMESPACE, "--wait=false"]).await;
+    kubectl_ok(
+        &kubectl,
+        &["delete", "namespace", NAMESPACE, "--wait=false"],
+    )
+    .await;
 
     // kube-controller-manager's ClusterRole aggregation folds the chart's user roles into the
     // built-in view/edit/admin roles.
@@ -163,7 +177,12 @@ pub async fn the_chart_matches_the_manifests_and_installs_upgrades_and_uninstall
 async fn lint(helm: &Helm, chart: &str) {
     for values in [
         vec![],
-        vec!["--set", "storage.type=embedded", "--set", "apiserver.replicas=1"],
+        vec![
+            "--set",
+            "storage.type=embedded",
+            "--set",
+            "apiserver.replicas=1",
+        ],
         vec![
             "--set",
             "monitoring.prometheusRule.enabled=true",
@@ -174,7 +193,10 @@ async fn lint(helm: &Helm, chart: &str) {
         let mut args = vec!["lint", "--strict", chart];
         args.extend(values.iter().copied());
         let out = helm.ok(&args).await;
-        assert!(out.contains("1 chart(s) linted, 0 chart(s) failed"), "{out}");
+        assert!(
+            out.contains("1 chart(s) linted, 0 chart(s) failed"),
+            "{out}"
+        );
     }
 }
 
@@ -195,7 +217,9 @@ async fn schema_errors_name_the_value(helm: &Helm, chart: &str) {
         ),
         ("tls.generate=false", "tls.apiserver.ca is required"),
     ] {
-        let err = helm.fails(&["template", "prepull", chart, "--set", set]).await;
+        let err = helm
+            .fails(&["template", "prepull", chart, "--set", set])
+            .await;
         assert!(err.contains(expected), "--set {set}: {err}");
     }
 }
@@ -253,11 +277,7 @@ async fn install_upgrade_uninstall(helm: &Helm, chart: &str, kubectl: &Kubectl) 
         .await;
         assert_eq!(jsonpath(&service, "/spec/caBundle"), ca);
     }
-    crate::tls::assert_signed_for(
-        &cert,
-        &ca,
-        &format!("prepull-apiserver.{NAMESPACE}.svc"),
-    );
+    crate::tls::assert_signed_for(&cert, &ca, &format!("prepull-apiserver.{NAMESPACE}.svc"));
     let etcd_server = get_json(
         kubectl,
         &["get", "secret", "prepull-etcd-server-tls", "-n", NAMESPACE],
@@ -302,13 +322,16 @@ async fn install_upgrade_uninstall(helm: &Helm, chart: &str, kubectl: &Kubectl) 
     assert_eq!(jsonpath(&deployment, "/spec/replicas"), "3");
     let config = get_json(
         kubectl,
-        &["get", "configmap", "prepull-nodeagent-config", "-n", NAMESPACE],
+        &[
+            "get",
+            "configmap",
+            "prepull-nodeagent-config",
+            "-n",
+            NAMESPACE,
+        ],
     )
     .await;
-    assert_eq!(
-        jsonpath(&config, "/data/PREPULL_MAX_CONCURRENT_PULLS"),
-        "5"
-    );
+    assert_eq!(jsonpath(&config, "/data/PREPULL_MAX_CONCURRENT_PULLS"), "5");
     let secret = get_json(
         kubectl,
         &["get", "secret", "prepull-apiserver-tls", "-n", NAMESPACE],
@@ -367,7 +390,9 @@ async fn wait_for_aggregated_rule(
         &format!("ClusterRole {role} grants {verb} {resource}: {granted}"),
         std::time::Duration::from_secs(30),
         || async {
-            let text = kubectl.run(&["get", "clusterrole", role, "-o", "json"]).await?;
+            let text = kubectl
+                .run(&["get", "clusterrole", role, "-o", "json"])
+                .await?;
             let role: Value = serde_json::from_str(&text)?;
             let has = role["rules"].as_array().into_iter().flatten().any(|rule| {
                 let has = |field: &str, value: &str| {
@@ -375,7 +400,9 @@ async fn wait_for_aggregated_rule(
                         .as_array()
                         .is_some_and(|values| values.iter().any(|v| v == value))
                 };
-                has("apiGroups", "apps.kruise.io") && has("resources", resource) && has("verbs", verb)
+                has("apiGroups", "apps.kruise.io")
+                    && has("resources", resource)
+                    && has("verbs", verb)
             });
             anyhow::ensure!(has == granted, "not yet");
             Ok(())

@@ -195,8 +195,14 @@ pub async fn alerts_and_dashboard_check_and_read_only_exposed_metrics() {
     for group in alerts["groups"].as_array().expect("groups") {
         for rule in group["rules"].as_array().expect("rules") {
             let name = rule["alert"].as_str().expect("an alert").to_string();
-            assert!(rule["labels"]["severity"].is_string(), "{name}: no severity");
-            assert!(rule["annotations"]["summary"].is_string(), "{name}: no summary");
+            assert!(
+                rule["labels"]["severity"].is_string(),
+                "{name}: no severity"
+            );
+            assert!(
+                rule["annotations"]["summary"].is_string(),
+                "{name}: no summary"
+            );
             queries.push((name, rule["expr"].as_str().expect("expr").to_string()));
         }
     }
@@ -205,7 +211,10 @@ pub async fn alerts_and_dashboard_check_and_read_only_exposed_metrics() {
     let mut exposed = exposed_names(&running_server_metrics().await);
     exposed.extend(exposed_names(&AgentMetrics::new().encode()));
     assert!(exposed.contains("apiserver_request_total"), "{exposed:?}");
-    assert!(exposed.contains("prepull_nodeagent_pulls_total"), "{exposed:?}");
+    assert!(
+        exposed.contains("prepull_nodeagent_pulls_total"),
+        "{exposed:?}"
+    );
     let mut unknown = Vec::new();
     let mut used = BTreeSet::new();
     for (source, expr) in &queries {
@@ -225,9 +234,15 @@ pub async fn alerts_and_dashboard_check_and_read_only_exposed_metrics() {
 /// query (panel targets and variable queries) with where it comes from.
 fn dashboard_queries(dashboard: &Value) -> Vec<(String, String)> {
     assert!(dashboard["title"].is_string());
-    assert!(dashboard["uid"].as_str().is_some_and(|u| !u.is_empty() && u.len() <= 40));
+    assert!(
+        dashboard["uid"]
+            .as_str()
+            .is_some_and(|u| !u.is_empty() && u.len() <= 40)
+    );
     assert!(dashboard["schemaVersion"].as_i64().is_some_and(|v| v >= 36));
-    let variables = dashboard["templating"]["list"].as_array().expect("variables");
+    let variables = dashboard["templating"]["list"]
+        .as_array()
+        .expect("variables");
     let datasource = variables
         .iter()
         .find(|v| v["type"] == "datasource")
@@ -250,7 +265,10 @@ fn dashboard_queries(dashboard: &Value) -> Vec<(String, String)> {
     let mut graphs = 0;
     for panel in panels {
         let title = panel["title"].as_str().expect("a title").to_string();
-        assert!(ids.insert(panel["id"].as_i64().expect("an id")), "{title}: id reused");
+        assert!(
+            ids.insert(panel["id"].as_i64().expect("an id")),
+            "{title}: id reused"
+        );
         let grid = &panel["gridPos"];
         let (x, w) = (grid["x"].as_i64().unwrap(), grid["w"].as_i64().unwrap());
         assert!(x >= 0 && w > 0 && x + w <= 24, "{title}: outside the grid");
@@ -269,7 +287,10 @@ fn dashboard_queries(dashboard: &Value) -> Vec<(String, String)> {
         assert!(!targets.is_empty(), "{title}: no query");
         let mut ref_ids = BTreeSet::new();
         for target in targets {
-            assert!(ref_ids.insert(target["refId"].as_str().expect("refId")), "{title}");
+            assert!(
+                ref_ids.insert(target["refId"].as_str().expect("refId")),
+                "{title}"
+            );
             assert_eq!(target["datasource"]["uid"], uid.as_str(), "{title}");
             let expr = target["expr"].as_str().expect("expr");
             assert!(!expr.trim().is_empty(), "{title}: empty query");

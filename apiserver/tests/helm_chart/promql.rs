@@ -6,8 +6,20 @@ use std::collections::BTreeSet;
 
 /// Aggregation operators, keywords and functions that may appear without parentheses.
 const KEYWORDS: [&str; 14] = [
-    "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
-    "offset", "bool", "inf", "nan", "atan2",
+    "and",
+    "or",
+    "unless",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "offset",
+    "bool",
+    "inf",
+    "nan",
+    "atan2",
 ];
 
 /// Metric names in `expr`.
@@ -29,8 +41,7 @@ pub fn metric_names(expr: &str) -> BTreeSet<String> {
             let preceded_by_digit = start > 0 && chars[start - 1].is_ascii_digit();
             let next = chars[i..].iter().find(|c| !c.is_whitespace());
             let is_call = next == Some(&'(');
-            if !is_call && !preceded_by_digit && !KEYWORDS.contains(&word.to_lowercase().as_str())
-            {
+            if !is_call && !preceded_by_digit && !KEYWORDS.contains(&word.to_lowercase().as_str()) {
                 names.insert(word);
             }
         } else if c == '$' {
@@ -98,7 +109,8 @@ fn find_clause(expr: &str, clause: &str) -> Option<usize> {
     let bytes = expr.as_bytes();
     let mut from = 0;
     while let Some(pos) = expr[from..].find(clause).map(|p| p + from) {
-        let before_ok = pos == 0 || !(bytes[pos - 1].is_ascii_alphanumeric() || bytes[pos - 1] == b'_');
+        let before_ok =
+            pos == 0 || !(bytes[pos - 1].is_ascii_alphanumeric() || bytes[pos - 1] == b'_');
         let after = &expr[pos + clause.len()..];
         let after_ok = after.trim_start().starts_with('(')
             && !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');

@@ -13,9 +13,6 @@
 //! Needs `tests/kruise/build.sh` (OpenKruise built once, cached), `tests/kube/build.sh`,
 //! etcd, containerd and docker-registry (all installed or built by `tests/run.sh`).
 
-#[path = "../end_to_end/system.rs"]
-mod system;
-
 mod intended;
 mod json_diff;
 mod known_bugs;
@@ -28,9 +25,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use kruise_side::KruiseSide;
+use prepull_testbed::system::{Binaries, System};
 use prepull_testbed::{Kubectl, eventually};
 use serde_json::Value;
-use system::{Binaries, System};
 
 /// The nodes of both systems, as `examples/README.md` names them.
 const NODES: &[(&str, &[(&str, &str)])] =
