@@ -92,10 +92,7 @@ fn drop_clauses(expr: &str) -> String {
         "group_left",
         "group_right",
     ] {
-        loop {
-            let Some(at) = find_clause(&out, clause) else {
-                break;
-            };
+        while let Some(at) = find_clause(&out, clause) {
             let open = out[at..].find('(').map(|o| at + o).expect("a label list");
             let close = out[open..].find(')').map(|c| open + c).expect("closed");
             out.replace_range(at..=close, " ");
