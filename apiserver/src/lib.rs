@@ -66,7 +66,7 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
         None => None,
     };
     let metrics = metrics::Metrics::new();
-    let storage = open_storage(&config.storage, &metrics).await?;
+    let (storage, etcd_store) = open_storage(&config.storage, &metrics).await?;
     let storage_health = storage.clone();
     let registry = Registry::new(
         storage,
@@ -142,6 +142,10 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
                 Some(main) => (main.election(), Some(main.node_source())),
                 None => (election(&config).await?, None),
             };
+            // On etcd the scheduler's writes are fenced by its term (an etcd election's terms
+            // carry a fence; cluster mode's Lease terms do not).
+            let fencing = etcd_store
+                .map(|store| leader::fencing::FencedWrites::new(store, state.metrics.clone()));
             let (leading, mut follow) = tokio::sync::watch::channel(false);
             let metrics = state.metrics.clone();
             metrics.set_scheduler_leading(false);
@@ -154,7 +158,11 @@ pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Re
             Some(tokio::spawn(leader::runner::run_scheduler_when_leading(
                 election,
                 state.registry.clone(),
-                leader::runner::SchedulerSetup { options, nodes },
+                leader::runner::SchedulerSetup {
+                    options,
+                    nodes,
+                    fencing,
+                },
                 scheduler_stop.clone(),
                 leading,
             )))
@@ -235,12 +243,18 @@ async fn election(config: &Config) -> Result<Arc<dyn leader::Election>> {
 
 /// The storage `config` names, behind the watch cache (which serves reads and watches from
 /// memory; the backend only sees writes and one watch). The backend's calls are timed in
-/// `metrics` under its name (`embedded`, `etcd`), the cache's under `cache`.
-async fn open_storage(config: &StorageConfig, metrics: &Metrics) -> Result<Arc<dyn Storage>> {
-    let (backend, name): (Arc<dyn Storage>, &'static str) = match config {
-        StorageConfig::Embedded { dir } => {
-            (Arc::new(open_embedded(dir.clone()).await?), "embedded")
-        }
+/// `metrics` under its name (`embedded`, `etcd`), the cache's under `cache`. On etcd, the
+/// etcd store itself is returned too (to fence the scheduler's writes by its leadership).
+async fn open_storage(
+    config: &StorageConfig,
+    metrics: &Metrics,
+) -> Result<(Arc<dyn Storage>, Option<EtcdStore>)> {
+    let (backend, name, etcd): (Arc<dyn Storage>, &'static str, _) = match config {
+        StorageConfig::Embedded { dir } => (
+            Arc::new(open_embedded(dir.clone()).await?),
+            "embedded",
+            None,
+        ),
         StorageConfig::Etcd {
             servers,
             prefix,
@@ -252,7 +266,7 @@ async fn open_storage(config: &StorageConfig, metrics: &Metrics) -> Result<Arc<d
             let store = EtcdStore::connect(config)
                 .await
                 .with_context(|| format!("connecting to etcd at {}", servers.join(",")))?;
-            (Arc::new(store), "etcd")
+            (Arc::new(store.clone()), "etcd", Some(store))
         }
     };
     let backend = Arc::new(MeteredStorage::new(backend, metrics.clone(), name));
@@ -265,11 +279,12 @@ async fn open_storage(config: &StorageConfig, metrics: &Metrics) -> Result<Arc<d
     if !cache.wait_until_ready(CACHE_READY_TIMEOUT).await {
         tracing::warn!("the watch cache is not loaded yet; the backend serves reads until it is");
     }
-    Ok(Arc::new(MeteredStorage::new(
+    let cached: Arc<dyn Storage> = Arc::new(MeteredStorage::new(
         Arc::new(cache),
         metrics.clone(),
         "cache",
-    )))
+    ));
+    Ok((cached, etcd))
 }
 
 /// Opens the embedded store in `dir`. While another store still holds the directory (a

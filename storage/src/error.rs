@@ -79,6 +79,12 @@ pub enum StorageError {
     #[error("etcd's database is over its space quota: {reason}")]
     QuotaExceeded { reason: String },
 
+    /// A write through a store fenced by a leadership (see `EtcdStore::fenced_by`) found the
+    /// leadership gone: its lease expired or the leader key is held by another. Nothing was
+    /// written. Not transient for this writer: it must stop (another replica leads now).
+    #[error("write refused: {reason}")]
+    NotLeader { reason: String },
+
     /// Any other backend failure (a bug or an unexpected backend answer). Callers report an
     /// internal error (500) without echoing the reason to clients.
     #[error("storage internal error: {0}")]

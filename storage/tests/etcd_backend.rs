@@ -1,5 +1,6 @@
 //! The etcd backend's own behaviour, beyond the shared conformance suite: its key layout in
-//! etcd, its deadlines when etcd is gone, and how etcd's compaction surfaces.
+//! etcd, its deadlines when etcd is gone, how etcd's compaction surfaces, and writes fenced by
+//! a leader key.
 
 mod conformance;
 mod etcd_fixture;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use etcd_fixture::{EtcdFixture, ROOT, config};
 use futures::StreamExt;
-use prepull_storage::etcd::{EtcdConfig, EtcdStore};
+use prepull_storage::etcd::{EtcdConfig, EtcdStore, LeaderFence};
 use prepull_storage::{EventType, ListOptions, Storage, StorageError, envelope};
 use tokio::time::Instant;
 
@@ -301,4 +302,75 @@ async fn a_list_larger_than_grpcs_default_message_limit_is_read_whole() {
     assert_eq!(page.items.len(), 40);
     assert_eq!(page.remaining, Some(0));
     assert!(page.continue_token.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fenced_writes_apply_while_the_leader_key_is_held_and_are_refused_once_its_lease_is_gone() {
+    let fixture = EtcdFixture::start().await;
+    let mut raw = fixture.raw_client().await;
+    let leader_key = format!("{ROOT}-leader/scheduler");
+    let lease = raw.lease_grant(60, None).await.unwrap().id();
+    let bound = etcd_client::PutOptions::new().with_lease(lease);
+    raw.put(leader_key.as_str(), "one", Some(bound))
+        .await
+        .unwrap();
+    let fenced = fixture.store.fenced_by(LeaderFence {
+        key: leader_key.clone(),
+        lease,
+    });
+
+    // While held: every kind of write applies, and a lost compare-and-swap is still a conflict.
+    let a = fenced.create("/g/p/a", value("1")).await.unwrap();
+    let a = fenced
+        .update("/g/p/a", value("2"), a.mod_revision)
+        .await
+        .unwrap();
+    fenced.create("/g/p/b", value("1")).await.unwrap();
+    fenced.delete("/g/p/b", None).await.unwrap();
+    let stale = fenced
+        .update("/g/p/a", value("x"), a.mod_revision - 1)
+        .await;
+    assert!(
+        matches!(stale, Err(StorageError::Conflict { .. })),
+        "{stale:?}"
+    );
+    let again = fenced.create("/g/p/a", value("x")).await;
+    assert!(
+        matches!(again, Err(StorageError::AlreadyExists { .. })),
+        "{again:?}"
+    );
+
+    // The lease gone (expired: the leader froze past it) and the key taken by another.
+    raw.lease_revoke(lease).await.unwrap();
+    let other = raw.lease_grant(60, None).await.unwrap().id();
+    let bound = etcd_client::PutOptions::new().with_lease(other);
+    raw.put(leader_key.as_str(), "two", Some(bound))
+        .await
+        .unwrap();
+    let refused = [
+        fenced.create("/g/p/c", value("1")).await.err(),
+        fenced
+            .update("/g/p/a", value("3"), a.mod_revision)
+            .await
+            .err(),
+        fenced.delete("/g/p/a", Some(a.mod_revision)).await.err(),
+        fenced.delete("/g/p/a", None).await.err(),
+    ];
+    for error in refused {
+        assert!(
+            matches!(&error, Some(StorageError::NotLeader { reason }) if reason.contains(&leader_key)),
+            "{error:?}"
+        );
+    }
+    // Nothing of it was written; the unfenced store still writes.
+    let kept = fixture.store.get("/g/p/a").await.unwrap();
+    assert_eq!(
+        (kept.value, kept.mod_revision),
+        (value("2"), a.mod_revision)
+    );
+    assert!(matches!(
+        fixture.store.get("/g/p/c").await,
+        Err(StorageError::NotFound { .. })
+    ));
+    fixture.store.create("/g/p/c", value("1")).await.unwrap();
 }

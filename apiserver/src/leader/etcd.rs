@@ -15,11 +15,11 @@ use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, EventType, LeaseKeepAliveStream, LeaseKeeper,
     PutOptions, Txn, TxnOp, WatchOptions,
 };
-use prepull_storage::etcd::EtcdTls;
+use prepull_storage::etcd::{EtcdTls, LeaderFence};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::Election;
+use super::{Election, Term};
 
 /// Appended to the etcd prefix for the key that names the scheduler's leader:
 /// `/registry-leader/scheduler` for prefix `/registry`. Outside `<prefix>/`, which holds only
@@ -219,6 +219,11 @@ impl Election for EtcdElection {
     }
 
     async fn acquire(&self, stop: &CancellationToken) -> Option<CancellationToken> {
+        self.acquire_term(stop).await.map(|term| term.lost)
+    }
+
+    /// A term fenced by the leader key and this term's lease.
+    async fn acquire_term(&self, stop: &CancellationToken) -> Option<Term> {
         loop {
             if stop.is_cancelled() {
                 return None;
@@ -237,7 +242,13 @@ impl Election for EtcdElection {
                         request_timeout: self.config.request_timeout,
                     };
                     tokio::spawn(renewal.run(leading.clone(), stop.clone()));
-                    return Some(leading);
+                    return Some(Term {
+                        lost: leading,
+                        fence: Some(LeaderFence {
+                            key: self.key.clone(),
+                            lease,
+                        }),
+                    });
                 }
                 Ok(Ok(Round::Held { revision })) => {
                     // Campaign again as soon as the holder lets go; look again after a TTL

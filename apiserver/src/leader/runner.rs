@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::Election;
+use super::fencing::FencedWrites;
 use crate::registry::Registry;
 use crate::scheduler::node_source::NodeSource;
 use crate::scheduler::{Scheduler, SchedulerOptions};
@@ -26,6 +27,8 @@ pub struct SchedulerSetup {
     pub options: SchedulerOptions,
     /// The node inventory; `None`: the registered NodeImages (standalone mode).
     pub nodes: Option<Arc<dyn NodeSource>>,
+    /// Where a fenced term's writes go (the etcd store); `None`: unfenced.
+    pub fencing: Option<FencedWrites>,
 }
 
 /// Runs the scheduler over `registry` whenever this replica leads, until `stop` is cancelled.
@@ -44,10 +47,17 @@ pub async fn run_scheduler_when_leading(
 ) {
     let identity = election.identity().to_owned();
     loop {
-        let Some(term) = election.acquire(&stop).await else {
+        let Some(term) = election.acquire_term(&stop).await else {
             return;
         };
-        tracing::info!(%identity, "leader election: became leader; starting the scheduler");
+        let registry = match (&term.fence, &setup.fencing) {
+            (Some(fence), Some(fencing)) => {
+                Arc::new(registry.writing_to(fencing.storage(fence.clone())))
+            }
+            _ => registry.clone(),
+        };
+        let fenced = term.fence.is_some() && setup.fencing.is_some();
+        tracing::info!(%identity, fenced, "leader election: became leader; starting the scheduler");
         leading.send_replace(true);
         let scheduler = match &setup.nodes {
             Some(nodes) => {
@@ -56,13 +66,13 @@ pub async fn run_scheduler_when_leading(
             None => Scheduler::start(registry.clone(), setup.options.clone()),
         };
         tokio::select! {
-            () = term.cancelled() => {}
+            () = term.lost.cancelled() => {}
             () = stop.cancelled() => {}
         }
         scheduler.shutdown_within(STOP_WITHIN).await;
         leading.send_replace(false);
         if stop.is_cancelled() {
-            let _ = tokio::time::timeout(RELEASE_TIMEOUT, term.cancelled()).await;
+            let _ = tokio::time::timeout(RELEASE_TIMEOUT, term.lost.cancelled()).await;
             tracing::info!(%identity, "leader election: stopped; the scheduler is down");
             return;
         }

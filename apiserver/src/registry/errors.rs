@@ -73,6 +73,12 @@ pub(crate) fn from_storage(err: StorageError, subject: &Subject, during: During)
                 ),
             )
         }
+        StorageError::NotLeader { reason } => {
+            tracing::warn!(%reason, "a fenced write was refused: leadership ended");
+            ApiError::unavailable(
+                "this API server replica no longer leads the scheduler; the write was refused",
+            )
+        }
         StorageError::QuotaExceeded { reason } => {
             tracing::warn!(%reason, "etcd is over its space quota (NOSPACE alarm)");
             status(

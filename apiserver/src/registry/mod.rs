@@ -118,6 +118,9 @@ impl Default for RegistryOptions {
 #[derive(Debug)]
 pub struct Registry {
     stores: Vec<ResourceStore>,
+    /// What the stores were made of, for [`Registry::writing_to`].
+    source: Source,
+    options: RegistryOptions,
 }
 
 impl Registry {
@@ -125,14 +128,14 @@ impl Registry {
     /// (`resourceVersion=0` too), and BOOKMARKs carry the revision of the last change a watch
     /// delivered.
     pub fn new(storage: Arc<dyn Storage>, options: RegistryOptions) -> Registry {
-        Registry::over(Source::Backend(storage), &options)
+        Registry::over(Source::backend(storage), &options)
     }
 
     /// The registry over the watch cache: reads honour `resourceVersion` freshness from
     /// memory, watches come from the cache's history, and BOOKMARKs carry the cache's
     /// progress. Writes go through the cache to its backend.
     pub fn with_watch_cache(cache: Arc<WatchCache>, options: RegistryOptions) -> Registry {
-        Registry::over(Source::Cache(cache), &options)
+        Registry::over(Source::cache(cache), &options)
     }
 
     fn over(source: Source, options: &RegistryOptions) -> Registry {
@@ -140,9 +143,20 @@ impl Registry {
         let stores = vec![
             ResourceStore::new::<ImagePullJobStrategy>(source.clone(), options),
             ResourceStore::new::<ImageListPullJobStrategy>(source.clone(), options),
-            ResourceStore::new::<NodeImageStrategy>(source, options),
+            ResourceStore::new::<NodeImageStrategy>(source.clone(), options),
         ];
-        Registry { stores }
+        Registry {
+            stores,
+            source,
+            options: options.clone(),
+        }
+    }
+
+    /// The same registry (same reads, watches, strategies) with every write going to
+    /// `writes`, a view of the same data: the scheduler writes through a store fenced by its
+    /// leadership, so a deposed leader's writes are refused by the store itself.
+    pub fn writing_to(&self, writes: Arc<dyn Storage>) -> Registry {
+        Registry::over(self.source.writing_to(writes), &self.options)
     }
 
     /// The store of `kind`.

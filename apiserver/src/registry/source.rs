@@ -2,7 +2,8 @@
 //! it. Writes always go to the backend (the cache forwards them); what the cache adds is
 //! reads of the freshness a request asks for (`resourceVersion=0` answered from memory, N
 //! answered once the cache has reached N) and watches that report their progress, which
-//! become BOOKMARK events.
+//! become BOOKMARK events. Writes may also go elsewhere than reads
+//! ([`Source::writing_to`]): the scheduler's go through a store fenced by its leadership.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,9 +17,17 @@ use tokio::time::Instant;
 
 use super::read_revision::ReadRevision;
 
-/// The registry's view of the storage.
+/// The registry's view of the storage: where reads come from and where writes go.
 #[derive(Clone)]
-pub(crate) enum Source {
+pub(crate) struct Source {
+    reads: Reads,
+    /// Where writes go instead of the read side's storage.
+    writes: Option<Arc<dyn Storage>>,
+}
+
+/// Where reads and watches come from.
+#[derive(Clone)]
+enum Reads {
     /// Reads and watches go to the backend: every read is consistent, and a watch's progress
     /// is the revision of the last change it delivered.
     Backend(Arc<dyn Storage>),
@@ -28,19 +37,58 @@ pub(crate) enum Source {
 
 impl std::fmt::Debug for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Source::Backend(_) => "Source::Backend",
-            Source::Cache(_) => "Source::Cache",
-        })
+        f.debug_struct("Source")
+            .field(
+                "reads",
+                &match self.reads {
+                    Reads::Backend(_) => "backend",
+                    Reads::Cache(_) => "cache",
+                },
+            )
+            .field("separate_writes", &self.writes.is_some())
+            .finish()
     }
 }
 
 impl Source {
+    /// Reads, watches and writes on the backend itself.
+    pub(crate) fn backend(storage: Arc<dyn Storage>) -> Source {
+        Source {
+            reads: Reads::Backend(storage),
+            writes: None,
+        }
+    }
+
+    /// Reads and watches from the watch cache; writes through it to its backend.
+    pub(crate) fn cache(cache: Arc<WatchCache>) -> Source {
+        Source {
+            reads: Reads::Cache(cache),
+            writes: None,
+        }
+    }
+
+    /// The same reads, with every write going to `writes` (which must be the same data: the
+    /// backend itself, or a fenced view of it).
+    pub(crate) fn writing_to(&self, writes: Arc<dyn Storage>) -> Source {
+        Source {
+            reads: self.reads.clone(),
+            writes: Some(writes),
+        }
+    }
+
     /// The storage to write to (and to read from when consistency is all that matters).
     pub(crate) fn storage(&self) -> &dyn Storage {
-        match self {
-            Source::Backend(storage) => storage.as_ref(),
-            Source::Cache(cache) => cache.as_ref(),
+        match &self.writes {
+            Some(writes) => writes.as_ref(),
+            None => self.read_storage(),
+        }
+    }
+
+    /// The read side as a [`Storage`].
+    fn read_storage(&self) -> &dyn Storage {
+        match &self.reads {
+            Reads::Backend(storage) => storage.as_ref(),
+            Reads::Cache(cache) => cache.as_ref(),
         }
     }
 
@@ -51,12 +99,12 @@ impl Source {
         key: &str,
         read: ReadRevision,
     ) -> Result<KeyValue, StorageError> {
-        match self {
-            Source::Backend(storage) => {
+        match &self.reads {
+            Reads::Backend(storage) => {
                 self.reachable(read).await?;
                 storage.get(key).await
             }
-            Source::Cache(cache) => cache.get_with(key, freshness(read)).await,
+            Reads::Cache(cache) => cache.get_with(key, freshness(read)).await,
         }
     }
 
@@ -68,14 +116,14 @@ impl Source {
         options: &ListOptions,
         read: ReadRevision,
     ) -> Result<ListPage, StorageError> {
-        match self {
-            Source::Backend(storage) => {
+        match &self.reads {
+            Reads::Backend(storage) => {
                 if options.continue_token.is_none() && options.revision.is_none() {
                     self.reachable(read).await?;
                 }
                 storage.list(prefix, options).await
             }
-            Source::Cache(cache) => cache.list_with(prefix, options, freshness(read)).await,
+            Reads::Cache(cache) => cache.list_with(prefix, options, freshness(read)).await,
         }
     }
 
@@ -88,12 +136,12 @@ impl Source {
         after: Revision,
         progress_every: Option<Duration>,
     ) -> Result<CacheWatchStream, StorageError> {
-        match self {
-            Source::Backend(storage) => {
+        match &self.reads {
+            Reads::Backend(storage) => {
                 let changes = storage.watch(prefix, after).await?;
                 Ok(with_progress(changes, after, progress_every))
             }
-            Source::Cache(cache) => {
+            Reads::Cache(cache) => {
                 cache
                     .watch_with_progress(prefix, after, progress_every)
                     .await
@@ -104,7 +152,7 @@ impl Source {
     /// Fails unless the backend has reached the revision `read` names.
     async fn reachable(&self, read: ReadRevision) -> Result<(), StorageError> {
         if let ReadRevision::NotOlderThan(requested) | ReadRevision::Exact(requested) = read {
-            let current = self.storage().current_revision().await?;
+            let current = self.read_storage().current_revision().await?;
             if requested > current {
                 return Err(StorageError::RevisionTooLarge { requested, current });
             }

@@ -19,6 +19,7 @@ use etcd_client::{
 
 use super::config::EtcdConfig;
 use super::error_translation::{Call, deadline_exceeded, malformed, translate};
+use super::fence::LeaderFence;
 use super::keyspace::{Keyspace, signed, unsigned};
 use crate::{
     KeyValue, ListOptions, ListPage, Revision, Storage, StorageError, WatchStream, envelope,
@@ -37,6 +38,8 @@ pub struct EtcdStore {
     maintenance: MaintenanceClient,
     pub(super) keyspace: Keyspace,
     pub(super) request_timeout: Duration,
+    /// The leadership every write depends on ([`EtcdStore::fenced_by`]).
+    fence: Option<LeaderFence>,
 }
 
 impl std::fmt::Debug for EtcdStore {
@@ -44,6 +47,7 @@ impl std::fmt::Debug for EtcdStore {
         f.debug_struct("EtcdStore")
             .field("keyspace", &self.keyspace)
             .field("request_timeout", &self.request_timeout)
+            .field("fence", &self.fence)
             .finish_non_exhaustive()
     }
 }
@@ -88,11 +92,43 @@ impl EtcdStore {
             maintenance: client.maintenance_client(),
             keyspace: Keyspace::new(&config.prefix),
             request_timeout: config.request_timeout,
+            fence: None,
         };
         if let Err(error) = store.current_revision().await {
             return Err(explain_tls_failure(error, &config).await);
         }
         Ok(store)
+    }
+
+    /// A clone (same connection) whose every write also requires `fence`'s key to be bound to
+    /// its lease, in the same transaction: once the leadership is gone, writes fail with
+    /// [`StorageError::NotLeader`] and nothing is written. Reads are unchanged.
+    pub fn fenced_by(&self, fence: LeaderFence) -> EtcdStore {
+        EtcdStore {
+            fence: Some(fence),
+            ..self.clone()
+        }
+    }
+
+    /// `compares` and, when fenced, the fence's.
+    fn guarded(&self, mut compares: Vec<Compare>) -> Vec<Compare> {
+        compares.extend(self.fence.as_ref().map(LeaderFence::compare));
+        compares
+    }
+
+    /// A failed transaction's `else` branch `otherwise` and, when fenced, the fence's read
+    /// (last, where [`EtcdStore::check_fence`] looks for it).
+    fn otherwise(&self, mut otherwise: Vec<TxnOp>) -> Vec<TxnOp> {
+        otherwise.extend(self.fence.as_ref().map(LeaderFence::read));
+        otherwise
+    }
+
+    /// Of a failed write transaction: [`StorageError::NotLeader`] when the fence is why.
+    fn check_fence(&self, response: &TxnResponse) -> Result<(), StorageError> {
+        match &self.fence {
+            Some(fence) => fence.check(response),
+            None => Ok(()),
+        }
     }
 
     /// Discards etcd's history before `revision` (physically, before returning): reads and
@@ -187,14 +223,16 @@ impl Storage for EtcdStore {
         StorageError::check_value_size(key, &value)?;
         let etcd_key = self.keyspace.etcd_key(key);
         let txn = Txn::new()
-            .when([Compare::create_revision(
+            .when(self.guarded(vec![Compare::create_revision(
                 etcd_key.clone(),
                 CompareOp::Equal,
                 0,
-            )])
-            .and_then([TxnOp::put(etcd_key, envelope::seal(&value), None)]);
+            )]))
+            .and_then([TxnOp::put(etcd_key, envelope::seal(&value), None)])
+            .or_else(self.otherwise(Vec::new()));
         let response = self.txn(&Call::on(key).writing(value.len()), txn).await?;
         if !response.succeeded() {
+            self.check_fence(&response)?;
             return Err(StorageError::AlreadyExists {
                 key: key.to_string(),
             });
@@ -237,15 +275,16 @@ impl Storage for EtcdStore {
         StorageError::check_value_size(key, &value)?;
         let etcd_key = self.keyspace.etcd_key(key);
         let txn = Txn::new()
-            .when(unchanged_since(&etcd_key, expected))
+            .when(self.guarded(unchanged_since(&etcd_key, expected)))
             .and_then([
                 TxnOp::put(etcd_key.clone(), envelope::seal(&value), None),
                 // The create revision for the answer, without sending the old value back.
                 TxnOp::get(etcd_key.clone(), Some(GetOptions::new().with_keys_only())),
             ])
-            .or_else([TxnOp::get(etcd_key, None)]);
+            .or_else(self.otherwise(vec![TxnOp::get(etcd_key, None)]));
         let response = self.txn(&Call::on(key).writing(value.len()), txn).await?;
         if !response.succeeded() {
+            self.check_fence(&response)?;
             return self.conflict(key, expected, &response);
         }
         let mod_revision = revision_of(response.header())?;
@@ -274,19 +313,30 @@ impl Storage for EtcdStore {
         let with_prev = || Some(DeleteOptions::new().with_prev_key());
         let call = Call::on(key);
         let (header, previous) = match expected {
-            None => {
+            None if self.fence.is_none() => {
                 let mut kv = self.kv.clone();
                 let mut response = self.within(&call, kv.delete(etcd_key, with_prev())).await?;
                 let header = response.take_header();
                 (header, response.take_prev_kvs().into_iter().next())
             }
-            Some(expected) => {
+            _ => {
+                let (compares, otherwise) = match expected {
+                    Some(expected) => (
+                        unchanged_since(&etcd_key, expected),
+                        vec![TxnOp::get(etcd_key.clone(), None)],
+                    ),
+                    None => (Vec::new(), Vec::new()),
+                };
                 let txn = Txn::new()
-                    .when(unchanged_since(&etcd_key, expected))
+                    .when(self.guarded(compares))
                     .and_then([TxnOp::delete(etcd_key.clone(), with_prev())])
-                    .or_else([TxnOp::get(etcd_key, None)]);
+                    .or_else(self.otherwise(otherwise));
                 let mut response = self.txn(&call, txn).await?;
                 if !response.succeeded() {
+                    self.check_fence(&response)?;
+                    let Some(expected) = expected else {
+                        return Err(malformed("an unconditional delete's transaction failed"));
+                    };
                     return self.conflict(key, expected, &response);
                 }
                 let previous = match response.op_responses().into_iter().next() {
