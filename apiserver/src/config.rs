@@ -168,6 +168,7 @@ impl Config {
             scheduler: (!options.disable_scheduler).then(|| SchedulerOptions {
                 repull_period: Duration::from_secs(options.scheduler_repull_period_seconds),
                 ack_timeout: Duration::from_secs(options.scheduler_ack_timeout_seconds),
+                max_pulls_per_registry: options.max_pulls_per_registry,
                 ..SchedulerOptions::default()
             }),
         })

@@ -92,6 +92,11 @@ pub struct Options {
     #[arg(long, env = "PREPULL_SCHEDULER_ACK_TIMEOUT_SECONDS", default_value_t = 10 * 60)]
     pub scheduler_ack_timeout_seconds: u64,
 
+    /// Across all jobs, at most this many nodes pull from one registry host at a time (tasks
+    /// beyond it wait, shown in the job's status message; jobs take turns). 0: unlimited.
+    #[arg(long, env = "PREPULL_MAX_PULLS_PER_REGISTRY", default_value_t = 0)]
+    pub max_pulls_per_registry: usize,
+
     /// Seconds of the scheduler's leader lease (with --etcd-servers, replicas elect one
     /// scheduler; when the leader dies another takes over within this time).
     #[arg(long, env = "PREPULL_LEADER_ELECT_LEASE_SECONDS", default_value_t = 15)]

@@ -24,6 +24,17 @@ pub struct Progress {
     pub succeeded: usize,
     /// Nodes that failed (sorted).
     pub failed_nodes: BTreeSet<String>,
+    /// Nodes that would get a task now but wait for the registry budget.
+    pub waiting_for_registry: Option<RegistryWait>,
+}
+
+/// Nodes of a job waiting for a slot of the registry budget (`--max-pulls-per-registry`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryWait {
+    pub host: String,
+    pub nodes: usize,
+    /// Pulls at a time per registry host.
+    pub limit: usize,
 }
 
 impl Progress {
@@ -74,6 +85,12 @@ pub fn status(
                 progress.finished() as f64 * 100.0 / progress.desired as f64
             };
             status.message = format!("job is running, progress {percent:.1}%");
+            if let Some(wait) = &progress.waiting_for_registry {
+                status.message.push_str(&format!(
+                    "; {} nodes waiting for registry {} (at most {} pulls at a time)",
+                    wait.nodes, wait.host, wait.limit
+                ));
+            }
             status.conditions = previous.conditions.clone();
         }
         Ending::AllFinished | Ending::DeadlineExceeded => {
@@ -168,10 +185,24 @@ mod tests {
             active: 1,
             succeeded: 1,
             failed_nodes: BTreeSet::from(["b".to_owned()]),
+            waiting_for_registry: None,
         };
         let previous = ImagePullJobStatus::default();
         let running = status(&previous, &progress, Ending::None, Some(1), &at(0), &at(5));
         assert_eq!(running.message, "job is running, progress 50.0%");
+        let waiting = Progress {
+            waiting_for_registry: Some(RegistryWait {
+                host: "registry.example".to_owned(),
+                nodes: 2,
+                limit: 3,
+            }),
+            ..progress.clone()
+        };
+        let running = status(&previous, &waiting, Ending::None, Some(1), &at(0), &at(5));
+        assert_eq!(
+            running.message,
+            "job is running, progress 50.0%; 2 nodes waiting for registry registry.example (at most 3 pulls at a time)"
+        );
         assert_eq!((running.active, running.failed), (1, 1));
         assert!(running.completion_time.is_none());
         let done = status(

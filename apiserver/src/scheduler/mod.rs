@@ -36,6 +36,7 @@ pub mod node_source;
 pub mod node_task;
 pub mod node_update;
 pub mod reconcile;
+pub mod registry_budget;
 pub mod repull;
 pub mod stale_tasks;
 pub mod stall_timeout;
@@ -81,6 +82,9 @@ pub struct SchedulerOptions {
     pub repull_period: Duration,
     /// Added to a tag's `ttlSecondsAfterFinished` on NodeImages (OpenKruise: 300).
     pub tag_ttl_grace_seconds: i32,
+    /// Pulls at a time from one registry host, across all jobs ([`registry_budget`]); 0:
+    /// unlimited.
+    pub max_pulls_per_registry: usize,
 }
 
 impl Default for SchedulerOptions {
@@ -92,6 +96,7 @@ impl Default for SchedulerOptions {
             deadline_grace: Duration::from_secs(10 * 60),
             repull_period: Duration::from_secs(24 * 60 * 60),
             tag_ttl_grace_seconds: node_task::TAG_TTL_GRACE_SECONDS,
+            max_pulls_per_registry: 0,
         }
     }
 }
@@ -108,6 +113,8 @@ pub struct Context {
     write_params: WriteParams,
     /// Running tasks (node, image, tag, version) not yet acknowledged, and since when.
     unacknowledged: Mutex<HashMap<(String, String, String, i64), Instant>>,
+    /// Pull slots per registry host, shared by every job.
+    budget: registry_budget::RegistryBudget,
 }
 
 impl Context {
@@ -119,6 +126,13 @@ impl Context {
     fn observe_node(&self, object: &Object) {
         let affected = self.cache().put_node(object);
         self.enqueue(affected);
+    }
+
+    /// Queues the jobs `keys` (whose turn it is for the registry budget).
+    fn wake(&self, keys: Vec<JobKey>) {
+        for key in keys {
+            self.queue.add(Work::PullJob(key));
+        }
     }
 
     fn enqueue(&self, affected: Affected) {
@@ -203,6 +217,7 @@ impl Scheduler {
             clock: options.clock.clone(),
             options: options.clone(),
             unacknowledged: Mutex::new(HashMap::new()),
+            budget: registry_budget::RegistryBudget::new(options.max_pulls_per_registry),
             write_params: WriteParams {
                 field_manager: Some(FIELD_MANAGER.to_owned()),
                 ..WriteParams::default()

@@ -283,6 +283,20 @@ fn drop_owners(node: &mut NodeImage, drop: impl Fn(&ObjectReference) -> bool) ->
     changed
 }
 
+/// Whether `node` reports a result (Succeeded or Failed) for `image`:`tag` at `version`.
+pub fn tag_finished(node: &NodeImage, image: &str, tag: &str, version: i64) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.image_statuses.get(image))
+        .and_then(|i| i.tags.iter().find(|t| t.tag == tag && t.version == version))
+        .is_some_and(|status| {
+            matches!(
+                status.phase,
+                ImagePullPhase::Succeeded | ImagePullPhase::Failed
+            )
+        })
+}
+
 /// When the task `image`:`tag` on `node` last finished (its status entry's completionTime,
 /// at the spec's version).
 pub fn finished_at(node: &NodeImage, image: &str, tag: &str) -> Option<Timestamp> {

@@ -37,7 +37,10 @@ pub async fn reconcile(ctx: &Context, key: &JobKey) -> Result<(), ApiError> {
             remove_from_nodes(ctx, key, Some(&uid)).await?;
             sync(ctx, key, &job.object).await
         }
-        _ => remove_from_nodes(ctx, key, None).await,
+        _ => {
+            ctx.wake(ctx.budget.leave(key));
+            remove_from_nodes(ctx, key, None).await
+        }
     }
 }
 
@@ -63,10 +66,12 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
     let now_time = Time(now);
     let template = &job.spec.template;
     if previous.completion_time.is_some() {
+        ctx.wake(ctx.budget.leave(key));
         return expire(ctx, key, job, now).await;
     }
     let generation = job.metadata.generation;
     if template.pod_selector.is_some() && !ctx.nodes.supports_pod_selector() {
+        ctx.wake(ctx.budget.leave(key));
         let status = job_status::pod_selector_unsupported(&previous, generation, &now_time);
         return write_status(ctx, key, job, status).await;
     }
@@ -74,10 +79,12 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
         Ok(reference) => reference,
         Err(err) => {
             tracing::warn!(job = %key, %err, "scheduler: job image does not parse");
+            ctx.wake(ctx.budget.leave(key));
             return Ok(());
         }
     };
     let (image, tag) = reference.name_and_tag();
+    let host = reference.domain().to_owned();
     let uid = job.metadata.uid.clone().unwrap_or_default();
     let Some(targets) = resolve_targets(template, &key.namespace, ctx.nodes.as_ref()) else {
         // Pods still being listed: the node source signals once they are known.
@@ -144,6 +151,7 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
         progress.failed_nodes.extend(unassigned.drain(..));
         progress.failed_nodes.extend(running.drain(..));
         progress.active = 0;
+        ctx.wake(ctx.budget.leave(key));
         Ending::DeadlineExceeded
     } else {
         let stale = fail_stale_tasks(ctx, &running, &image, &tag, now).await?;
@@ -170,18 +178,28 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
             ctx.options.tag_ttl_grace_seconds,
         );
         update_running_tasks(ctx, &running, &task).await?;
-        let free = parallelism(job).saturating_sub(progress.active);
-        if free > 0 && !unassigned.is_empty() {
-            for name in unassigned.iter().take(free) {
-                let added = update_node(ctx, name, Subresource::Main, |node| {
-                    node_task::add_task(node, &task, &now_time)
-                })
-                .await?;
-                if added.is_some() {
-                    progress.active = progress.active.saturating_add(1);
-                }
+        let wanted = parallelism(job)
+            .saturating_sub(progress.active)
+            .min(unassigned.len());
+        let grant = ctx.budget.take(&ctx.cache(), &host, key, wanted);
+        ctx.wake(grant.wake.clone());
+        if grant.slots < wanted {
+            progress.waiting_for_registry = Some(job_status::RegistryWait {
+                host: host.clone(),
+                nodes: wanted.saturating_sub(grant.slots),
+                limit: ctx.options.max_pulls_per_registry,
+            });
+        }
+        for name in unassigned.iter().take(grant.slots) {
+            let added = update_node(ctx, name, Subresource::Main, |node| {
+                node_task::add_task(node, &task, &now_time)
+            })
+            .await?;
+            if added.is_some() {
+                progress.active = progress.active.saturating_add(1);
             }
         }
+        drop(grant);
         if !never && progress.finished() == progress.desired {
             Ending::AllFinished
         } else {
