@@ -46,6 +46,11 @@ async fn plugin(kubeconfig: &Path, args: &[&str]) -> anyhow::Result<String> {
     Ok(String::from_utf8(out.stdout)?)
 }
 
+/// `text` with every run of whitespace made one space.
+fn squeeze(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 async fn ok(kubeconfig: &Path, args: &[&str]) -> String {
     plugin(kubeconfig, args)
         .await
@@ -234,18 +239,23 @@ spec:
     let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
     let mut seen = String::new();
     let mut wait_for_line = async |wanted: &str| {
-        tokio::time::timeout(WAIT, async {
+        let found = tokio::time::timeout(WAIT, async {
             while let Some(line) = lines.next_line().await.unwrap() {
                 seen.push_str(&line);
                 seen.push('\n');
-                if line.contains(wanted) {
-                    return;
+                // Columns are as wide as their widest cell: compare words, not spaces.
+                if squeeze(&line).contains(&squeeze(wanted)) {
+                    return true;
                 }
             }
-            panic!("the watch ended before {wanted:?}:\n{seen}");
+            false
         })
-        .await
-        .unwrap_or_else(|_| panic!("no {wanted:?} within {WAIT:?}"));
+        .await;
+        match found {
+            Ok(true) => {}
+            Ok(false) => panic!("the watch ended before {wanted:?}:\n{seen}"),
+            Err(_) => panic!("no {wanted:?} within {WAIT:?}; the watch printed:\n{seen}"),
+        }
     };
     for (progress, bar) in [
         (25, "[######------------------]  25%"),
@@ -390,6 +400,7 @@ metadata:
   namespace: apps
 spec:
   images: [\"{IMAGE}:v2\", \"{IMAGE}:v3\"]
+  parallelism: 3
   completionPolicy:
     type: Always
 "

@@ -117,7 +117,8 @@ impl Default for AgentMetrics {
 }
 
 impl AgentMetrics {
-    /// A fresh registry with every family registered and the task gauges at 0.
+    /// A fresh registry with every family registered, the task gauges and the result
+    /// counters at 0.
     pub fn new() -> AgentMetrics {
         let pulls = Family::<ResultLabel, Counter>::default();
         let durations = Family::new_with_constructor(pull_histogram as fn() -> Histogram);
@@ -175,6 +176,33 @@ impl AgentMetrics {
             }),
         };
         metrics.set_tasks(&StatusSnapshot::default());
+        // Every known label value is exposed from the start (at 0), so rates and alerts over
+        // them have a series before the first pull.
+        for result in ["succeeded", "failed"] {
+            let _ = metrics.inner.pulls.get_or_create(&ResultLabel { result });
+            let _ = metrics
+                .inner
+                .durations
+                .get_or_create(&ResultLabel { result });
+        }
+        for result in ["ok", "error"] {
+            let _ = metrics
+                .inner
+                .status_writes
+                .get_or_create(&ResultLabel { result });
+        }
+        for call in [
+            RuntimeCall::PullImage,
+            RuntimeCall::ImageStatus,
+            RuntimeCall::ListStatuses,
+            RuntimeCall::Images,
+            RuntimeCall::ImageFsInfo,
+        ] {
+            let _ = metrics
+                .inner
+                .cri_errors
+                .get_or_create(&CallLabel { call: call.name() });
+        }
         metrics
     }
 

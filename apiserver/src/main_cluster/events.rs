@@ -23,7 +23,8 @@ pub const NODE_IMAGE_CREATED: &str = "NodeImageCreated";
 /// The object an Event is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Regarding {
-    pub kind: Kind,
+    /// One of ours; `None`: a core v1 Node of the main cluster.
+    pub kind: Option<Kind>,
     pub namespace: Option<String>,
     pub name: String,
     pub uid: Option<String>,
@@ -33,7 +34,7 @@ impl Regarding {
     /// ImagePullJob `namespace`/`name`.
     pub fn job(namespace: &str, name: &str, uid: Option<String>) -> Regarding {
         Regarding {
-            kind: Kind::ImagePullJob,
+            kind: Some(Kind::ImagePullJob),
             namespace: Some(namespace.to_owned()),
             name: name.to_owned(),
             uid,
@@ -43,7 +44,17 @@ impl Regarding {
     /// NodeImage `name`.
     pub fn node_image(name: &str, uid: Option<String>) -> Regarding {
         Regarding {
-            kind: Kind::NodeImage,
+            kind: Some(Kind::NodeImage),
+            namespace: None,
+            name: name.to_owned(),
+            uid,
+        }
+    }
+
+    /// The main cluster's Node `name` (`kubectl describe node` shows its Events).
+    pub fn node(name: &str, uid: Option<String>) -> Regarding {
+        Regarding {
+            kind: None,
             namespace: None,
             name: name.to_owned(),
             uid,
@@ -51,9 +62,16 @@ impl Regarding {
     }
 
     fn reference(&self) -> ObjectReference {
+        let (api_version, kind) = match self.kind {
+            Some(kind) => (
+                ApiVersion::PREFERRED.api_version().to_owned(),
+                kind.info().name.to_owned(),
+            ),
+            None => ("v1".to_owned(), "Node".to_owned()),
+        };
         ObjectReference {
-            api_version: Some(ApiVersion::PREFERRED.api_version().to_owned()),
-            kind: Some(self.kind.info().name.to_owned()),
+            api_version: Some(api_version),
+            kind: Some(kind),
             namespace: self.namespace.clone(),
             name: Some(self.name.clone()),
             uid: self.uid.clone(),

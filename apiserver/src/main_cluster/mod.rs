@@ -6,6 +6,8 @@
 //!   mirrored, deleted with the Node, virtual-kubelet Nodes skipped);
 //! - [`pod_selections`]: Pod watches for exactly the active `podSelector` jobs;
 //! - [`job_events`]: Events for jobs' transitions (recorded by the leading replica);
+//! - [`readiness_taints`]: the `prepull.io/images-not-ready` taint leaves a Node once its
+//!   required images are in (the leading replica);
 //!
 //! and offers:
 //! - [`ClusterNodes`], the scheduler's node inventory ([`MainCluster::node_source`]);
@@ -24,6 +26,7 @@ pub mod node_identity;
 pub mod node_lifecycle;
 pub mod pod_selections;
 pub mod pull_credentials;
+pub mod readiness_taints;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,6 +122,14 @@ impl MainCluster {
         );
         let credentials = PullCredentials::new(client.clone(), events.clone());
         let mut tasks = JoinSet::new();
+        tasks.spawn(readiness_taints::run(
+            client.clone(),
+            registry.clone(),
+            nodes.clone(),
+            events.clone(),
+            election.clone(),
+            stop.clone(),
+        ));
         tasks.spawn(node_lifecycle::run(
             client,
             registry.clone(),

@@ -99,7 +99,8 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// A fresh registry with every series family registered (and no samples yet).
+    /// A fresh registry with every series family registered (no samples yet, but the dropped
+    /// requests counters at 0).
     pub fn new() -> Metrics {
         let requests = Family::<CodedRequestLabels, Counter>::default();
         let durations = Family::new_with_constructor(request_histogram as fn() -> Histogram);
@@ -144,6 +145,11 @@ impl Metrics {
             "Requests refused with 429 because the in-flight cap was reached",
             dropped.clone(),
         );
+        // Both request kinds are exposed from the start (at 0), so the alert on drops has a
+        // series before the first one.
+        for kind in ["readOnly", "mutating"] {
+            let _ = dropped.get_or_create(&vec![("request_kind", kind)]);
+        }
         Metrics {
             inner: Arc::new(Inner {
                 registry,

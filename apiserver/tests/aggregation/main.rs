@@ -2,7 +2,8 @@
 //! APIServices, kubectl through kube-apiserver and straight to our server, RBAC through
 //! delegated authorization, TokenReview, node identities from bound service-account tokens,
 //! watch streaming through the aggregator, private images pulled by real agents and containerd
-//! with pull Secrets handed over by our server, the manifests dry-run and their RBAC,
+//! with pull Secrets handed over by our server, readiness taints removed once a Node's required
+//! images are in, the manifests dry-run and their RBAC,
 //! serving-certificate rotation and the refusal to start next to CRDs of our group.
 //!
 //! kube-apiserver costs several CPU-seconds to start, so one cluster serves every case: the
@@ -17,6 +18,7 @@ mod manifest_rbac;
 mod manifests;
 mod node_identity;
 mod private_registry;
+mod readiness_taints;
 mod support;
 mod watch;
 
@@ -40,6 +42,7 @@ async fn our_server_works_behind_a_real_kube_apiserver() {
         &env,
     )
     .await;
+    readiness_taints::a_tainted_node_loses_the_taint_once_its_required_images_are_in(&env).await;
     manifests::the_manifests_pass_a_server_side_dry_run(&env).await;
     manifest_rbac::the_server_needs_no_more_than_the_manifests_rbac(&env).await;
     cert_rotation::a_renewed_serving_certificate_is_served_without_a_restart(&env).await;

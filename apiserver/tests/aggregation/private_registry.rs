@@ -28,12 +28,24 @@ const NODE_IMAGE_TIMEOUT: Duration = Duration::from_secs(60);
 const AGENT_STOP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// One node: its containerd and its agent running in this process.
-struct AgentNode {
+pub(crate) struct AgentNode {
     /// The agent's kubeconfig (its token, through kube-apiserver).
     kubeconfig: std::path::PathBuf,
     _containerd: Containerd,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), prepull_nodeagent::AgentError>>,
+}
+
+impl AgentNode {
+    /// Stops the agent and checks it ran without error.
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(AGENT_STOP_TIMEOUT, self.task)
+            .await
+            .expect("the agent stops in time")
+            .expect("the agent task does not panic")
+            .expect("the agent ran without error");
+    }
 }
 
 pub async fn a_job_with_pull_secrets_completes_on_every_node_and_without_them_fails_401(env: &Env) {
@@ -51,7 +63,7 @@ pub async fn a_job_with_pull_secrets_completes_on_every_node_and_without_them_fa
     let _ = env.admin.run(&["create", "namespace", NAMESPACE_P]).await;
     let mut agents = Vec::new();
     for node in NODES {
-        ready_node(env, node).await;
+        ready_node(env, node, "private", &json!({})).await;
         agents.push(start_agent(env, node, &host).await);
     }
 
@@ -123,21 +135,18 @@ pub async fn a_job_with_pull_secrets_completes_on_every_node_and_without_them_fa
     }
 
     for agent in agents {
-        let _ = agent.stop.send(());
-        tokio::time::timeout(AGENT_STOP_TIMEOUT, agent.task)
-            .await
-            .expect("the agent stops in time")
-            .expect("the agent task does not panic")
-            .expect("the agent ran without error");
+        agent.stop().await;
     }
 }
 
-/// A Node of the main cluster with our label, Ready since long ago, and its NodeImage.
-async fn ready_node(env: &Env, node: &str) {
+/// A Node of the main cluster with our label `LABEL=label` and `spec`, Ready since long ago,
+/// and its NodeImage.
+pub(crate) async fn ready_node(env: &Env, node: &str, label: &str, spec: &Value) {
     apply(
         env,
         &json!({"apiVersion": "v1", "kind": "Node",
-                "metadata": {"name": node, "labels": {LABEL: "private"}}})
+                "metadata": {"name": node, "labels": {LABEL: label}},
+                "spec": spec})
         .to_string(),
     )
     .await;
@@ -165,7 +174,7 @@ async fn ready_node(env: &Env, node: &str) {
         || {
             let admin = admin.clone();
             async move {
-                let label = admin
+                let seen = admin
                     .run(&[
                         "get",
                         "nodeimage",
@@ -174,7 +183,7 @@ async fn ready_node(env: &Env, node: &str) {
                         "jsonpath={.metadata.labels.prepull-test}",
                     ])
                     .await?;
-                anyhow::ensure!(label == "private", "label {label:?}");
+                anyhow::ensure!(seen == label, "label {seen:?}");
                 Ok(())
             }
         },
@@ -185,7 +194,7 @@ async fn ready_node(env: &Env, node: &str) {
 
 /// Starts a containerd for `node` (trusting the plain-HTTP registry) and an agent whose
 /// identity is a token bound to a Pod on `node`, reaching its NodeImage through kube-apiserver.
-async fn start_agent(env: &Env, node: &str, registry_host: &str) -> AgentNode {
+pub(crate) async fn start_agent(env: &Env, node: &str, registry_host: &str) -> AgentNode {
     let manifests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/nodeagent");
     for file in ["serviceaccount.yaml", "rbac.yaml"] {
         let path = manifests.join(file).display().to_string();

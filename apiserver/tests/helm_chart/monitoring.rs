@@ -101,6 +101,14 @@ async fn running_server_metrics() -> String {
     }));
     let kubectl = Kubectl::new(dir.path().join("kubeconfig"));
     // The scheduler's leadership gauge is set once it runs; a watch makes the watch series.
+    let mut watch = kubectl
+        .command()
+        .args(["get", "imagepulljobs", "-A", "--watch"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kubectl watch");
     let metrics = eventually(
         "the server exposes its leadership",
         Duration::from_secs(30),
@@ -112,12 +120,17 @@ async fn running_server_metrics() -> String {
                     text.contains("leader_election_master_status{name=\"prepull-scheduler\"} 1"),
                     "not leading yet"
                 );
+                anyhow::ensure!(
+                    text.contains("apiserver_registered_watchers{"),
+                    "the watch is not registered yet"
+                );
                 Ok(text)
             }
         },
     )
     .await
     .expect("/metrics answers");
+    let _ = watch.kill().await;
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(20), task)
         .await

@@ -26,14 +26,19 @@ pub async fn decode(kubectl: &Kubectl, manifest: &str) -> Objects {
         )
         .await
         .unwrap_or_else(|err| panic!("{err:#}"));
-    let list: Value = serde_json::from_str(&out).expect("kubectl prints JSON");
-    let items = match list.get("kind").and_then(Value::as_str) {
-        Some("List") => list["items"].as_array().cloned().unwrap_or_default(),
-        _ => vec![list],
-    };
+    // kubectl prints one List, or (some versions) one object after another.
+    let mut items = Vec::new();
+    for printed in serde_json::Deserializer::from_str(&out).into_iter::<Value>() {
+        let printed = printed.expect("kubectl prints JSON");
+        match printed.get("kind").and_then(Value::as_str) {
+            Some("List") => items.extend(printed["items"].as_array().cloned().unwrap_or_default()),
+            _ => items.push(printed),
+        }
+    }
     let mut objects = Objects::new();
     for mut item in items {
         strip_helm_labels(&mut item);
+        unwrap_base64(&mut item);
         let key = format!(
             "{}/{}/{}",
             item["kind"].as_str().unwrap_or_default(),
@@ -46,6 +51,25 @@ pub async fn decode(kubectl: &Kubectl, manifest: &str) -> Objects {
         );
     }
     objects
+}
+
+/// Base64 fields (an APIService's `caBundle`, a Secret's `data`) without line breaks:
+/// kubectl's kustomize (seen: kubectl 1.35) wraps the base64 it generates at 76 columns, Helm
+/// does not; kube-apiserver decodes both to the same bytes.
+fn unwrap_base64(object: &mut Value) {
+    let unwrap = |value: &mut Value| {
+        if let Value::String(text) = value {
+            text.retain(|c| !c.is_ascii_whitespace());
+        }
+    };
+    if let Some(bundle) = object.pointer_mut("/spec/caBundle") {
+        unwrap(bundle);
+    }
+    if object["kind"] == "Secret"
+        && let Some(data) = object.get_mut("data").and_then(Value::as_object_mut)
+    {
+        data.values_mut().for_each(unwrap);
+    }
 }
 
 fn strip_helm_labels(object: &mut Value) {
