@@ -19,7 +19,7 @@ use super::checked_time::{seconds_after, until};
 use super::job_status::{self, Ending, Progress};
 use super::node_task::{self, TaskState, task_for};
 use super::node_update::update_node;
-use super::repull::repull_due;
+use super::repull;
 use super::stale_tasks::{self, Verdict};
 use super::status_write::patch_status;
 use super::targets::resolve_targets;
@@ -160,17 +160,13 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
             progress.failed_nodes.insert(name);
         }
         recheck = stale.recheck;
-        if never {
-            let repull = repull_due(ctx, &finished, &image, &tag, &uid, now).await?;
-            progress.active = progress.active.saturating_add(repull.restarted);
-            progress.succeeded = progress
-                .succeeded
-                .saturating_sub(repull.restarted_succeeded);
-            for name in &repull.restarted_failed {
-                progress.failed_nodes.remove(name);
-            }
-            recheck = earliest(recheck, repull.recheck);
-        }
+        let due = if never {
+            let due = repull::due(ctx, &finished, &image, &tag, &uid, now);
+            recheck = earliest(recheck, due.recheck);
+            due.nodes
+        } else {
+            Vec::new()
+        };
         let task = task_for(
             job,
             image.clone(),
@@ -178,9 +174,11 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
             ctx.options.tag_ttl_grace_seconds,
         );
         update_running_tasks(ctx, &running, &task).await?;
-        let wanted = parallelism(job)
+        // One grant of the registry budget covers the re-pulls due and the new tasks.
+        let new_wanted = parallelism(job)
             .saturating_sub(progress.active)
             .min(unassigned.len());
+        let wanted = due.len().saturating_add(new_wanted);
         let grant = ctx.budget.take(&ctx.cache(), &host, key, wanted);
         ctx.wake(grant.wake.clone());
         if grant.slots < wanted {
@@ -190,7 +188,20 @@ async fn sync(ctx: &Context, key: &JobKey, job: &ImagePullJob) -> Result<(), Api
                 limit: ctx.options.max_pulls_per_registry,
             });
         }
-        for name in unassigned.iter().take(grant.slots) {
+        let restarts = due.len().min(grant.slots);
+        let repull = repull::restart(ctx, &due[..restarts], &image, &tag).await?;
+        progress.active = progress.active.saturating_add(repull.restarted);
+        progress.succeeded = progress
+            .succeeded
+            .saturating_sub(repull.restarted_succeeded);
+        for name in &repull.restarted_failed {
+            progress.failed_nodes.remove(name);
+        }
+        let new_slots = grant
+            .slots
+            .saturating_sub(restarts)
+            .min(parallelism(job).saturating_sub(progress.active));
+        for name in unassigned.iter().take(new_slots) {
             let added = update_node(ctx, name, Subresource::Main, |node| {
                 node_task::add_task(node, &task, &now_time)
             })

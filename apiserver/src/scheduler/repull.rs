@@ -18,26 +18,32 @@ use crate::registry::Subresource;
 /// The jitter's bound as a fraction of the period: 10 minutes of 24 hours.
 const JITTER_DIVISOR: i64 = 144;
 
-/// Finished tasks of a Never job whose re-pull period has passed, started again.
+/// Finished tasks of a Never job whose re-pull period has passed.
+pub(super) struct Due {
+    /// Node, the task's spec version, and how the task stood.
+    pub nodes: Vec<(String, i64, TaskState)>,
+    /// When the next task falls due.
+    pub recheck: Option<Duration>,
+}
+
+/// What [`restart`] started again.
 pub(super) struct Repull {
     pub restarted: usize,
     pub restarted_succeeded: usize,
     pub restarted_failed: Vec<String>,
-    pub recheck: Option<Duration>,
 }
 
-pub(super) async fn repull_due(
+/// The tasks among `finished` nodes whose re-pull is due at `now` (read from the cache).
+pub(super) fn due(
     ctx: &Context,
     finished: &[String],
     image: &str,
     tag: &str,
     uid: &str,
     now: Timestamp,
-) -> Result<Repull, ApiError> {
-    let mut repull = Repull {
-        restarted: 0,
-        restarted_succeeded: 0,
-        restarted_failed: Vec::new(),
+) -> Due {
+    let mut due = Due {
+        nodes: Vec::new(),
         recheck: None,
     };
     let period = SignedDuration::try_from(ctx.options.repull_period).unwrap_or(SignedDuration::MAX);
@@ -49,16 +55,34 @@ pub(super) async fn repull_due(
         let Some(done_at) = node_task::finished_at(&node, image, tag) else {
             continue;
         };
-        let due = later(later(done_at, period), jitter(period, name, image, tag));
-        if now < due {
-            repull.recheck = earliest(repull.recheck, Some(until(now, due)));
+        let at = later(later(done_at, period), jitter(period, name, image, tag));
+        if now < at {
+            due.recheck = earliest(due.recheck, Some(until(now, at)));
             continue;
         }
         let Some(version) = stale_tasks::spec_version(&node, image, tag) else {
             continue;
         };
+        due.nodes.push((name.clone(), version, state));
+    }
+    due
+}
+
+/// Starts the due tasks `nodes` again (a new version each, which the agent pulls).
+pub(super) async fn restart(
+    ctx: &Context,
+    nodes: &[(String, i64, TaskState)],
+    image: &str,
+    tag: &str,
+) -> Result<Repull, ApiError> {
+    let mut repull = Repull {
+        restarted: 0,
+        restarted_succeeded: 0,
+        restarted_failed: Vec::new(),
+    };
+    for (name, version, state) in nodes {
         let written = update_node(ctx, name, Subresource::Main, |node| {
-            node_task::bump_version(node, image, tag, version)
+            node_task::bump_version(node, image, tag, *version)
         })
         .await?;
         if written.is_some() {

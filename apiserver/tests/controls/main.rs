@@ -19,9 +19,10 @@ use prepull_testbed::system::{Binaries, System};
 const NODES: [&str; 6] = ["node-1", "node-2", "node-3", "node-4", "node-5", "node-6"];
 
 fn main() -> ExitCode {
-    let cases: [Case<System>; 1] = [case!(
-        registry_budget::three_jobs_on_one_registry_never_pull_more_than_the_budget_at_once
-    )];
+    let cases: [Case<System>; 2] = [
+        case!(registry_budget::three_jobs_on_one_registry_never_pull_more_than_the_budget_at_once),
+        case!(registry_budget::a_never_jobs_repulls_are_held_to_the_budget),
+    ];
     let dir = tempfile::Builder::new()
         .prefix("prepull-controls-")
         .tempdir()
@@ -32,6 +33,8 @@ fn main() -> ExitCode {
             let flags = [
                 "--max-pulls-per-registry".to_owned(),
                 registry_budget::BUDGET.to_string(),
+                "--scheduler-repull-period-seconds".to_owned(),
+                "2".to_owned(),
             ];
             let nodes: Vec<(&str, &[(&str, &str)])> =
                 NODES.iter().map(|name| (*name, &[][..])).collect();

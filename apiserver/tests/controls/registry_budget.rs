@@ -8,6 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
+use prepull_testbed::Kubectl;
 use prepull_testbed::kubectl_steps::{apply, counters, job, job_status, wait_for};
 use prepull_testbed::system::System;
 use serde_json::Value;
@@ -35,45 +36,7 @@ pub async fn three_jobs_on_one_registry_never_pull_more_than_the_budget_at_once(
         images.push(image);
     }
 
-    // Every NodeImage, as a watch delivers them: the most tasks on the registry seen at once.
-    let mut nodes_watch = kubectl
-        .command()
-        .args(["get", "nodeimages", "--watch", "-o", "json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut stdout = nodes_watch.stdout.take().context("stdout")?;
-    let (seen_tx, mut seen) = watch::channel(Seen::default());
-    let watched_host = host.clone();
-    let reader = tokio::spawn(async move {
-        let mut buffer = Vec::new();
-        let mut chunk = [0u8; 64 * 1024];
-        let mut nodes: BTreeMap<String, Value> = BTreeMap::new();
-        loop {
-            let read = stdout.read(&mut chunk).await?;
-            if read == 0 {
-                return anyhow::Ok(());
-            }
-            buffer.extend_from_slice(&chunk[..read]);
-            for object in complete_values(&mut buffer)? {
-                let name = object["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                nodes.insert(name, object);
-                let now = tasks_on(&nodes, &watched_host);
-                seen_tx.send_modify(|seen| {
-                    seen.nodes = nodes.len();
-                    seen.most_active = seen.most_active.max(now.active);
-                    seen.finished = now.finished;
-                });
-            }
-        }
-    });
-    seen.wait_for(|seen| seen.nodes == NODES.len())
-        .await
-        .context("the NodeImage watch delivers every node")?;
+    let (nodes_watch, mut seen) = watch_node_images(kubectl, &host).await?;
 
     // The jobs' status messages, as a watch delivers them.
     let mut jobs_watch = kubectl
@@ -135,7 +98,6 @@ pub async fn three_jobs_on_one_registry_never_pull_more_than_the_budget_at_once(
     let last = seen.borrow().clone();
     drop(nodes_watch);
     drop(jobs_watch);
-    reader.abort();
     ensure!(finished, "the watch saw every task finish: {last:?}");
     ensure!(
         last.most_active <= BUDGET,
@@ -150,6 +112,109 @@ pub async fn three_jobs_on_one_registry_never_pull_more_than_the_budget_at_once(
     Ok(())
 }
 
+/// A watch on every NodeImage (`kubectl get nodeimages --watch -o json`), folded into what it
+/// has shown of the tasks on registry `host`; returns once every node was delivered. Dropping
+/// the handle ends the watch.
+async fn watch_node_images(
+    kubectl: &Kubectl,
+    host: &str,
+) -> anyhow::Result<(NodeWatch, watch::Receiver<Seen>)> {
+    let mut child = kubectl
+        .command()
+        .args(["get", "nodeimages", "--watch", "-o", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut stdout = child.stdout.take().context("stdout")?;
+    let (seen_tx, mut seen) = watch::channel(Seen::default());
+    let host = host.to_owned();
+    let reader = tokio::spawn(async move {
+        let mut buffer = Vec::new();
+        let mut chunk = [0u8; 64 * 1024];
+        let mut nodes: BTreeMap<String, Value> = BTreeMap::new();
+        loop {
+            let read = stdout.read(&mut chunk).await?;
+            if read == 0 {
+                return anyhow::Ok(());
+            }
+            buffer.extend_from_slice(&chunk[..read]);
+            for object in complete_values(&mut buffer)? {
+                let name = object["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                nodes.insert(name, object);
+                let now = tasks_on(&nodes, &host);
+                seen_tx.send_modify(|seen| {
+                    seen.nodes = nodes.len();
+                    seen.most_active = seen.most_active.max(now.active);
+                    seen.finished = now.finished;
+                    seen.repulled_finished = now.repulled_finished;
+                });
+            }
+        }
+    });
+    seen.wait_for(|seen| seen.nodes == NODES.len())
+        .await
+        .context("the NodeImage watch delivers every node")?;
+    Ok((
+        NodeWatch {
+            _child: child,
+            reader,
+        },
+        seen,
+    ))
+}
+
+/// The running NodeImage watch.
+struct NodeWatch {
+    _child: tokio::process::Child,
+    reader: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Drop for NodeWatch {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// A `type: Never` job pulls again on every node each re-pull period (the suite's server:
+/// `--scheduler-repull-period-seconds 2`); those re-pulls come due together and are held to the
+/// budget too: a watch sees every node pull again, never more than the budget at once.
+pub async fn a_never_jobs_repulls_are_held_to_the_budget(system: &System) -> anyhow::Result<()> {
+    let kubectl = system.kubectl();
+    let host = system.registry.host_port();
+    let image = system.push_image("controls/budget-never", "v1").await?;
+    let (nodes_watch, mut seen) = watch_node_images(kubectl, &host).await?;
+    apply(
+        kubectl,
+        &job(
+            "budget-never",
+            &image,
+            "  parallelism: 10\n  completionPolicy:\n    type: Never\n",
+        ),
+    )
+    .await?;
+    let repulled = tokio::time::timeout(
+        FINISH_TIMEOUT,
+        seen.wait_for(|seen| seen.repulled_finished >= NODES.len()),
+    )
+    .await
+    .is_ok_and(|waited| waited.is_ok());
+    let last = seen.borrow().clone();
+    drop(nodes_watch);
+    kubectl
+        .run(&["delete", "imagepulljob", "budget-never", "--wait=true"])
+        .await?;
+    ensure!(repulled, "every node pulled again: {last:?}");
+    ensure!(
+        last.most_active <= BUDGET,
+        "at most {BUDGET} pulls on {host} at once, re-pulls included; the watch saw {last:?}"
+    );
+    Ok(())
+}
+
 /// What the NodeImage watch has shown so far.
 #[derive(Clone, Debug, Default)]
 struct Seen {
@@ -158,18 +223,22 @@ struct Seen {
     most_active: usize,
     /// Tasks on the registry with a result, now.
     finished: usize,
+    /// Of those, tasks pulled again (spec version 2 or more).
+    repulled_finished: usize,
 }
 
 /// Tasks on `host` over `nodes`: without a result at their version, and with one.
 struct Tasks {
     active: usize,
     finished: usize,
+    repulled_finished: usize,
 }
 
 fn tasks_on(nodes: &BTreeMap<String, Value>, host: &str) -> Tasks {
     let mut tasks = Tasks {
         active: 0,
         finished: 0,
+        repulled_finished: 0,
     };
     for node in nodes.values() {
         let Some(images) = node["spec"]["images"].as_object() else {
@@ -191,6 +260,9 @@ fn tasks_on(nodes: &BTreeMap<String, Value>, host: &str) -> Tasks {
                     });
                 if done {
                     tasks.finished += 1;
+                    if tag["version"].as_i64().is_some_and(|version| version >= 2) {
+                        tasks.repulled_finished += 1;
+                    }
                 } else {
                     tasks.active += 1;
                 }
