@@ -1,6 +1,6 @@
 //! The etcd backend's own behaviour, beyond the shared conformance suite: its key layout in
-//! etcd, its deadlines when etcd is gone, how etcd's compaction surfaces, and writes fenced by
-//! a leader key.
+//! etcd, its deadlines when etcd is gone, how etcd's compaction surfaces, writes fenced by
+//! a leader key, and a cluster that lost a member.
 
 mod conformance;
 mod etcd_fixture;
@@ -162,6 +162,39 @@ async fn calls_fail_as_unavailable_within_two_seconds_when_etcd_is_down_and_reco
     )
     .await;
     assert_eq!(back.value, value("v"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_one_of_three_members_down_every_call_is_answered_by_the_others() {
+    let mut cluster = prepull_testbed::EtcdCluster::start(3).await.unwrap();
+    let endpoints: Vec<String> = cluster.endpoints().split(',').map(str::to_owned).collect();
+    let store = EtcdStore::connect(EtcdConfig::new(endpoints).with_prefix(ROOT))
+        .await
+        .unwrap();
+    store.create("/g/p/before", value("v")).await.unwrap();
+    // A follower, so that no election is under way: the cluster keeps its quorum and leader,
+    // and every call the client sends to the dead member must find a live one instead.
+    let leader = cluster.leader().await.unwrap();
+    let follower = (leader + 1) % 3;
+    cluster.member_mut(follower).stop().await.unwrap();
+
+    let mut failures = Vec::new();
+    for n in 0..60 {
+        let key = format!("/g/p/n{n}");
+        if let Err(err) = store.create(&key, value("v")).await {
+            failures.push(format!("create {key}: {err}"));
+        }
+        if let Err(err) = store.get(&key).await {
+            failures.push(format!("get {key}: {err}"));
+        }
+    }
+    if let Err(err) = store.list("/g/p/", &ListOptions::default()).await {
+        failures.push(format!("list: {err}"));
+    }
+    if let Err(err) = store.watch("/g/p/", 0).await {
+        failures.push(format!("watch: {err}"));
+    }
+    assert!(failures.is_empty(), "{} failed: {failures:#?}", failures.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -116,10 +116,13 @@ impl<'c, S> Suite<'c, S> {
                     Ok(()) => println!("test {} ... ok ({:.1?})", case.name, begun.elapsed()),
                     Err(err) => {
                         failed += 1;
+                        // The cause first: a context may carry pages of process logs,
+                        // and CI shows only the start and the end of the output.
                         println!(
-                            "test {} ... FAILED ({:.1?})\n{err:#}\n{}",
+                            "test {} ... FAILED ({:.1?})\ncause: {}\n{err:#}\n{}",
                             case.name,
                             begun.elapsed(),
+                            err.root_cause(),
                             logs(&shared)
                         );
                     }

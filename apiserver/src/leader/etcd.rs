@@ -293,6 +293,10 @@ impl Renewal {
         let renew_deadline = self.ttl * 2 / 3;
         let mut last_renewed = Instant::now();
         let mut keepalive: Option<(LeaseKeeper, LeaseKeepAliveStream)> = None;
+        // After a failed renewal the next comes sooner: a member that went down costs one
+        // retry period, not a third of the lease.
+        let retry = interval / 5;
+        let mut wait = interval;
         loop {
             tokio::select! {
                 () = stop.cancelled() => {
@@ -301,8 +305,9 @@ impl Renewal {
                     leading.cancel();
                     return;
                 }
-                () = tokio::time::sleep(interval) => {}
+                () = tokio::time::sleep(wait) => {}
             }
+            wait = retry;
             let left = renew_deadline.saturating_sub(last_renewed.elapsed());
             let attempt = tokio::time::timeout(
                 self.request_timeout
@@ -311,7 +316,10 @@ impl Renewal {
             )
             .await;
             match attempt {
-                Ok(Ok(true)) => last_renewed = Instant::now(),
+                Ok(Ok(true)) => {
+                    last_renewed = Instant::now();
+                    wait = interval;
+                }
                 Ok(Ok(false)) => {
                     tracing::warn!(identity = %self.identity, key = %self.key, "leader election: lost leadership (lease expired or key taken)");
                     leading.cancel();

@@ -109,6 +109,21 @@ fn looks_like_transport(message: &str) -> bool {
     .any(|needle| message.contains(needle))
 }
 
+/// Whether `error` says the call never reached a member: the connection to the member the
+/// channel picked could not be opened (hyper's "tcp connect error" for a refused or timed-out
+/// dial), so sending it again, to whichever member comes next, cannot apply it twice.
+pub(crate) fn never_sent(error: &etcd_client::Error) -> bool {
+    match error {
+        etcd_client::Error::GRpcStatus(status) => {
+            status.code() == Code::Unavailable
+                && ["tcp connect error", "tcp open error", "dns error"]
+                    .iter()
+                    .any(|prefix| status.message().starts_with(prefix))
+        }
+        _ => false,
+    }
+}
+
 /// A call that did not complete within its deadline.
 pub(crate) fn deadline_exceeded(timeout: Duration) -> StorageError {
     unavailable(format!("etcd did not answer within {timeout:?}"))
@@ -186,6 +201,19 @@ mod tests {
         ] {
             let error = translate(status(code, message), &Call::on("/k"));
             assert!(error.is_transient(), "{code:?} {message}: {error}");
+        }
+    }
+
+    #[test]
+    fn only_a_connection_never_opened_counts_as_never_sent() {
+        assert!(never_sent(&status(Code::Unavailable, "tcp connect error")));
+        for (code, message) in [
+            (Code::Unavailable, "etcdserver: no leader"),
+            (Code::Unknown, "h2 protocol error: connection reset"),
+            (Code::DeadlineExceeded, "context deadline exceeded"),
+            (Code::Internal, "tcp connect error"),
+        ] {
+            assert!(!never_sent(&status(code, message)), "{code:?} {message}");
         }
     }
 

@@ -40,8 +40,13 @@ pub(super) async fn list(
     }
 
     let call = Call::on(prefix).at(revision);
-    let mut kv = store.kv.clone();
-    let mut response = store.within(&call, kv.get(start, Some(get))).await?;
+    let mut response = store
+        .sending(&call, || {
+            let mut kv = store.kv.clone();
+            let (start, get) = (start.clone(), get.clone());
+            async move { kv.get(start, Some(get)).await }
+        })
+        .await?;
 
     // etcd's header carries the latest revision, not the one read at.
     let revision = match revision {

@@ -9,6 +9,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use etcd_client::{
@@ -18,7 +20,7 @@ use etcd_client::{
 };
 
 use super::config::EtcdConfig;
-use super::error_translation::{Call, deadline_exceeded, malformed, translate};
+use super::error_translation::{Call, deadline_exceeded, malformed, never_sent, translate};
 use super::fence::LeaderFence;
 use super::keyspace::{Keyspace, signed, unsigned};
 use crate::{
@@ -38,6 +40,9 @@ pub struct EtcdStore {
     maintenance: MaintenanceClient,
     pub(super) keyspace: Keyspace,
     pub(super) request_timeout: Duration,
+    /// How many times [`EtcdStore::sending`] tries a call that reached no member: a few per
+    /// endpoint, so that with one member down the others are found; 1 with a single endpoint.
+    attempts: usize,
     /// The leadership every write depends on ([`EtcdStore::fenced_by`]).
     fence: Option<LeaderFence>,
 }
@@ -92,6 +97,10 @@ impl EtcdStore {
             maintenance: client.maintenance_client(),
             keyspace: Keyspace::new(&config.prefix),
             request_timeout: config.request_timeout,
+            attempts: match config.endpoints.len() {
+                0 | 1 => 1,
+                endpoints => 4 * endpoints,
+            },
             fence: None,
         };
         if let Err(error) = store.current_revision().await {
@@ -140,9 +149,12 @@ impl EtcdStore {
     pub async fn compact(&self, revision: Revision) -> Result<(), StorageError> {
         let call = Call::on("").at(Some(revision));
         let options = CompactionOptions::new().with_physical();
-        let mut kv = self.kv.clone();
         let result = self
-            .within(&call, kv.compact(signed(revision), Some(options)))
+            .sending(&call, || {
+                let mut kv = self.kv.clone();
+                let options = options.clone();
+                async move { kv.compact(signed(revision), Some(options)).await }
+            })
             .await;
         match result {
             Ok(_) => Ok(()),
@@ -187,9 +199,37 @@ impl EtcdStore {
         }
     }
 
+    /// Runs the etcd call `send` makes, within one request deadline, sending it again while it
+    /// fails without having reached a member (a member that is down refuses the connection; the
+    /// balanced channel picks a member per call, so the next try usually goes to another).
+    /// Any other failure is the answer: a call that may have been applied is never resent.
+    pub(super) async fn sending<T, F>(
+        &self,
+        call: &Call<'_>,
+        mut send: impl FnMut() -> F,
+    ) -> Result<T, StorageError>
+    where
+        F: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let deadline = Instant::now() + self.request_timeout;
+        let mut attempt = 1;
+        loop {
+            match tokio::time::timeout_at(deadline, send()).await {
+                Ok(Ok(answer)) => return Ok(answer),
+                Ok(Err(err)) if attempt < self.attempts && never_sent(&err) => attempt += 1,
+                Ok(Err(err)) => return Err(translate(err, call)),
+                Err(_) => return Err(deadline_exceeded(self.request_timeout)),
+            }
+        }
+    }
+
     async fn txn(&self, call: &Call<'_>, txn: Txn) -> Result<TxnResponse, StorageError> {
-        let mut kv = self.kv.clone();
-        self.within(call, kv.txn(txn)).await
+        self.sending(call, || {
+            let mut kv = self.kv.clone();
+            let txn = txn.clone();
+            async move { kv.txn(txn).await }
+        })
+        .await
     }
 
     /// The winner of a lost compare-and-swap, read by the transaction's `else` branch.
@@ -247,9 +287,13 @@ impl Storage for EtcdStore {
     }
 
     async fn get(&self, key: &str) -> Result<KeyValue, StorageError> {
-        let mut kv = self.kv.clone();
+        let etcd_key = self.keyspace.etcd_key(key);
         let mut response = self
-            .within(&Call::on(key), kv.get(self.keyspace.etcd_key(key), None))
+            .sending(&Call::on(key), || {
+                let mut kv = self.kv.clone();
+                let etcd_key = etcd_key.clone();
+                async move { kv.get(etcd_key, None).await }
+            })
             .await?;
         match response.take_kvs().into_iter().next() {
             Some(found) => self.keyspace.read_etcd(found),
@@ -314,8 +358,13 @@ impl Storage for EtcdStore {
         let call = Call::on(key);
         let (header, previous) = match expected {
             None if self.fence.is_none() => {
-                let mut kv = self.kv.clone();
-                let mut response = self.within(&call, kv.delete(etcd_key, with_prev())).await?;
+                let mut response = self
+                    .sending(&call, || {
+                        let mut kv = self.kv.clone();
+                        let etcd_key = etcd_key.clone();
+                        async move { kv.delete(etcd_key, with_prev()).await }
+                    })
+                    .await?;
                 let header = response.take_header();
                 (header, response.take_prev_kvs().into_iter().next())
             }
@@ -363,13 +412,16 @@ impl Storage for EtcdStore {
 
     async fn current_revision(&self) -> Result<Revision, StorageError> {
         // A count-only read of one key: etcd answers with its header and nothing else.
-        let mut kv = self.kv.clone();
         let probe = self.keyspace.etcd_key("");
         let response = self
-            .within(
-                &Call::on(""),
-                kv.get(probe, Some(GetOptions::new().with_count_only())),
-            )
+            .sending(&Call::on(""), || {
+                let mut kv = self.kv.clone();
+                let probe = probe.clone();
+                async move {
+                    kv.get(probe, Some(GetOptions::new().with_count_only()))
+                        .await
+                }
+            })
             .await?;
         revision_of(response.header())
     }
@@ -377,12 +429,15 @@ impl Storage for EtcdStore {
     /// etcd answers and has no NOSPACE alarm raised: with one, every write is refused
     /// ([`StorageError::QuotaExceeded`]) until an operator frees space and disarms it.
     async fn check_writable(&self) -> Result<(), StorageError> {
-        let mut maintenance = self.maintenance.clone();
         let alarms = self
-            .within(
-                &Call::on(""),
-                maintenance.alarm(AlarmAction::Get, AlarmType::None, None),
-            )
+            .sending(&Call::on(""), || {
+                let mut maintenance = self.maintenance.clone();
+                async move {
+                    maintenance
+                        .alarm(AlarmAction::Get, AlarmType::None, None)
+                        .await
+                }
+            })
             .await?;
         let members: Vec<u64> = alarms
             .alarms()

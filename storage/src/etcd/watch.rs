@@ -29,9 +29,12 @@ pub(super) async fn watch(
         .with_start_revision(signed(after.saturating_add(1)))
         .with_prev_key();
     let call = Call::on(prefix).at(Some(after));
-    let mut client = store.watch_client.clone();
     let stream = store
-        .within(&call, client.watch(start, Some(options)))
+        .sending(&call, || {
+            let mut client = store.watch_client.clone();
+            let (start, options) = (start.clone(), options.clone());
+            async move { client.watch(start, Some(options)).await }
+        })
         .await?;
     // Keep the request half open: etcd may treat a closed request stream as the end of the
     // watch.
