@@ -27,6 +27,7 @@ pub mod image_pull_job;
 pub mod job_condition;
 pub mod job_template;
 pub mod node_image;
+pub mod node_image_condition;
 pub mod schema;
 pub mod strict;
 pub mod validation;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::go_json::{empty_as_none, is_zero};
 use crate::group::{ApiVersion, impl_kruise_resource};
 use crate::job_template::{ImagePullPolicy, SandboxConfig};
+use crate::node_image_condition::NodeImageCondition;
 use crate::string_enum::open_string_enum;
 
 /// NodeImage lists the images to pull on one node (spec) and the state of each pull (status).
@@ -230,6 +231,18 @@ pub struct NodeImageStatus {
     /// When every pull requested when the node joined had finished, and how it went.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_sync_status: Option<SyncStatus>,
+
+    /// Conditions the server reports (not in OpenKruise): ImagesReady, True once every
+    /// ImagePullJob annotated `prepull.io/required-for-readiness: "true"` that targets this
+    /// node has succeeded here (or none targets it). Written by the server only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend(
+        "x-kubernetes-list-type" = "map",
+        "x-kubernetes-list-map-keys" = ["type"],
+        "x-kubernetes-patch-merge-key" = "type",
+        "x-kubernetes-patch-strategy" = "merge",
+    ))]
+    pub conditions: Vec<NodeImageCondition>,
 }
 
 /// Pull state of the tags of one image.

@@ -194,7 +194,11 @@ async fn with_one_of_three_members_down_every_call_is_answered_by_the_others() {
     if let Err(err) = store.watch("/g/p/", 0).await {
         failures.push(format!("watch: {err}"));
     }
-    assert!(failures.is_empty(), "{} failed: {failures:#?}", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} failed: {failures:#?}",
+        failures.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

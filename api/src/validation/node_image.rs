@@ -2,10 +2,12 @@
 
 use super::{check_non_negative, check_positive};
 use crate::field_error::{FieldError, FieldPath};
+use crate::job_condition::ConditionStatus;
 use crate::job_template::ImagePullPolicy;
 use crate::node_image::{
     ImagePullPhase, ImageSpec, NodeImage, NodeImageStatus, ReferenceObject, SyncStatusPhase,
 };
+use crate::node_image_condition::NodeImageConditionType;
 use crate::object_meta::{validate_object_meta, validate_object_meta_update};
 
 /// Most images one NodeImage may list.
@@ -32,7 +34,8 @@ pub fn validate_update(new: &NodeImage, old: &NodeImage) -> Vec<FieldError> {
 }
 
 /// Errors in a status update: metadata update rules; counters >= 0; per tag a known phase,
-/// `progress` within 0..=100 and `version` >= 0; a known `firstSyncStatus.status`.
+/// `progress` within 0..=100 and `version` >= 0; a known `firstSyncStatus.status`; per
+/// condition a known type (each at most once) and status.
 pub fn validate_status_update(new: &NodeImage, old: &NodeImage) -> Vec<FieldError> {
     let mut errors =
         validate_object_meta_update(&new.metadata, &old.metadata, &FieldPath::new("metadata"));
@@ -176,6 +179,31 @@ fn validate_status(status: &NodeImageStatus, path: &FieldPath) -> Vec<FieldError
                 ));
             }
             check_non_negative(&mut errors, &path.child("version"), tag.version);
+        }
+    }
+    for (index, condition) in status.conditions.iter().enumerate() {
+        let path = path.child("conditions").index(index);
+        if !condition.type_.is_known() {
+            errors.push(FieldError::not_supported(
+                &path.child("type"),
+                condition.type_.as_str(),
+                NodeImageConditionType::KNOWN,
+            ));
+        } else if status.conditions[..index]
+            .iter()
+            .any(|earlier| earlier.type_ == condition.type_)
+        {
+            errors.push(FieldError::duplicate(
+                &path.child("type"),
+                condition.type_.as_str(),
+            ));
+        }
+        if !condition.status.is_known() {
+            errors.push(FieldError::not_supported(
+                &path.child("status"),
+                condition.status.as_str(),
+                ConditionStatus::KNOWN,
+            ));
         }
     }
     if let Some(SyncStatusPhase::Other(value)) = status

@@ -7,7 +7,8 @@
 //! main resource change nothing but `metadata.labels` (standalone registration keeps the
 //! agent's labels there). The spec is the server's: it says what to pull, and the job pull
 //! secrets handed to the node follow it, so a node that could write it could ask for any
-//! image with anyone's credentials. Status is the node's own (`/status`).
+//! image with anyone's credentials. Status is the node's own (`/status`), except its
+//! `conditions`: ImagesReady is the server's judgement (it lifts the readiness taint).
 
 use prepull_api::{GROUP, Kind};
 use serde_json::Value;
@@ -75,6 +76,14 @@ impl WriteGuard for NodeRestriction<'_> {
             return Err(self.refuse(node, name, "may only modify its own NodeImage"));
         }
         if subresource == Subresource::Status {
+            let conditions = |v: &Value| v.pointer("/status/conditions").cloned();
+            if conditions(old) != conditions(new) {
+                return Err(self.refuse(
+                    node,
+                    name,
+                    "may not modify status.conditions of its NodeImage; the server judges them",
+                ));
+            }
             return Ok(());
         }
         match first_forbidden_change(old, new) {
@@ -220,6 +229,42 @@ mod tests {
         assert_eq!(
             err.message,
             r#"nodeimages.apps.kruise.io "n1" is forbidden: node "n1" may not modify spec of its NodeImage; only its status and labels"#
+        );
+    }
+
+    #[test]
+    fn a_node_may_not_judge_its_own_readiness() {
+        let user = node("n1");
+        let guard = NodeRestriction::new(&user, Kind::NodeImage);
+        let pulling = serde_json::json!({"desired": 1, "conditions": [
+            {"type": "ImagesReady", "status": "False", "reason": "RequiredImagesPulling"}]});
+        let old = node_image(Value::Null, Value::Null, pulling.clone());
+        let mut counted = old.clone();
+        counted["status"]["succeeded"] = serde_json::json!(1);
+        assert_eq!(
+            guard.may_update("n1", Subresource::Status, &old, &counted),
+            Ok(())
+        );
+        let mut ready = old.clone();
+        ready["status"]["conditions"][0]["status"] = serde_json::json!("True");
+        let err = guard
+            .may_update("n1", Subresource::Status, &old, &ready)
+            .unwrap_err();
+        assert_eq!(err.code, StatusCode::FORBIDDEN);
+        assert!(
+            err.message.contains("may not modify status.conditions"),
+            "{}",
+            err.message
+        );
+        let admin = UserInfo::authenticated("admin".into(), vec![MASTERS.into()]);
+        assert_eq!(
+            NodeRestriction::new(&admin, Kind::NodeImage).may_update(
+                "n1",
+                Subresource::Status,
+                &old,
+                &ready
+            ),
+            Ok(())
         );
     }
 

@@ -65,6 +65,13 @@ impl ClusterNodes {
 }
 
 impl NodeSource for ClusterNodes {
+    fn node(&self, name: &str) -> Option<Node> {
+        Some(Node {
+            name: name.to_owned(),
+            labels: self.labels(name)?,
+        })
+    }
+
     fn nodes(&self) -> Vec<Node> {
         self.nodes
             .read()

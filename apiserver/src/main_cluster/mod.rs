@@ -125,7 +125,6 @@ impl MainCluster {
         tasks.spawn(readiness_taints::run(
             client.clone(),
             registry.clone(),
-            nodes.clone(),
             events.clone(),
             election.clone(),
             stop.clone(),

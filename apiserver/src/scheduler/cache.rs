@@ -15,6 +15,7 @@ use prepull_api::node_image::ImageSpec;
 use prepull_api::{ImageListPullJob, ImagePullJob, NodeImage};
 use prepull_storage::Revision;
 
+use super::images_ready;
 use crate::registry::Object;
 
 /// Kind name in the owner references the scheduler writes on NodeImage tags.
@@ -51,8 +52,11 @@ pub struct Affected {
     pub all_jobs: bool,
     /// ImageListPullJobs to reconcile.
     pub lists: BTreeSet<JobKey>,
-    /// NodeImages whose tags to clean up.
+    /// NodeImages whose tags to clean up and whose ImagesReady condition to update.
     pub nodes: BTreeSet<String>,
+    /// A job required for readiness came, went or changed: every NodeImage's ImagesReady
+    /// condition may differ.
+    pub readiness_of_all: bool,
 }
 
 /// Jobs and NodeImages, with indexes.
@@ -88,6 +92,18 @@ impl Cache {
         self.nodes.values()
     }
 
+    /// The jobs required for readiness (see [`super::images_ready`]), not being deleted.
+    pub fn required_jobs(&self) -> Vec<(JobKey, Arc<ImagePullJob>)> {
+        self.jobs
+            .iter()
+            .filter(|(_, job)| {
+                images_ready::is_required(&job.object)
+                    && job.object.metadata.deletion_timestamp.is_none()
+            })
+            .map(|(key, job)| (key.clone(), job.object.clone()))
+            .collect()
+    }
+
     /// Names of the NodeImages with a tag owned by a job named `key`.
     pub fn nodes_owned_by(&self, key: &JobKey) -> BTreeSet<String> {
         self.nodes_by_owner.get(key).cloned().unwrap_or_default()
@@ -99,6 +115,7 @@ impl Cache {
         let mut affected = Affected::default();
         affected.jobs.extend(self.jobs.keys().cloned());
         affected.lists.extend(self.children.keys().cloned());
+        affected.readiness_of_all = true;
         self.jobs.clear();
         self.children.clear();
         for object in objects {
@@ -118,6 +135,8 @@ impl Cache {
         if self.jobs.get(&key).is_some_and(|c| c.revision > revision) {
             return Affected::default();
         }
+        let readiness_of_all =
+            readiness_changed(self.jobs.get(&key).map(|c| &*c.object), Some(&job));
         let mut lists = self.unindex_child(&key);
         if let Some(parent) = parent_list(&job) {
             self.children
@@ -136,6 +155,7 @@ impl Cache {
         Affected {
             jobs: BTreeSet::from([key]),
             lists,
+            readiness_of_all,
             ..Affected::default()
         }
     }
@@ -228,10 +248,12 @@ impl Cache {
             return Affected::default();
         }
         let lists = self.unindex_child(&key);
-        self.jobs.remove(&key);
+        let readiness_of_all =
+            readiness_changed(self.jobs.remove(&key).as_ref().map(|c| &*c.object), None);
         Affected {
             jobs: BTreeSet::from([key]),
             lists,
+            readiness_of_all,
             ..Affected::default()
         }
     }
@@ -279,14 +301,14 @@ impl Cache {
             None => Affected {
                 jobs: owners(&node).collect(),
                 all_jobs: true,
-                lists: BTreeSet::new(),
                 nodes: BTreeSet::from([name.clone()]),
+                ..Affected::default()
             },
             Some(old) => Affected {
                 jobs: changed_tag_owners(&old.object, &node),
                 all_jobs: old.object.metadata.labels != node.metadata.labels,
-                lists: BTreeSet::new(),
                 nodes: BTreeSet::from([name.clone()]),
+                ..Affected::default()
             },
         };
         if let Some(old) = &old {
@@ -340,6 +362,26 @@ impl Cache {
 }
 
 /// The key of `job`.
+/// Whether a job going from `old` to `new` (`None`: absent) can change a node's ImagesReady
+/// condition: it is or was required, and it came, went, or changed its annotations, spec,
+/// uid, deletion or completion.
+fn readiness_changed(old: Option<&ImagePullJob>, new: Option<&ImagePullJob>) -> bool {
+    let required = |job: Option<&ImagePullJob>| job.is_some_and(images_ready::is_required);
+    if !required(old) && !required(new) {
+        return false;
+    }
+    let (Some(old), Some(new)) = (old, new) else {
+        return true;
+    };
+    let completion =
+        |job: &ImagePullJob| job.status.as_ref().and_then(|s| s.completion_time.clone());
+    old.metadata.annotations != new.metadata.annotations
+        || old.metadata.uid != new.metadata.uid
+        || old.metadata.deletion_timestamp != new.metadata.deletion_timestamp
+        || old.spec != new.spec
+        || completion(old) != completion(new)
+}
+
 pub fn job_key(job: &ImagePullJob) -> JobKey {
     JobKey {
         namespace: job.metadata.namespace.clone().unwrap_or_default(),

@@ -28,6 +28,7 @@
 
 pub mod cache;
 pub mod checked_time;
+pub mod images_ready;
 pub mod informer;
 pub mod job_status;
 pub mod list_job;
@@ -148,7 +149,11 @@ impl Context {
             self.queue.add(Work::ListJob(key));
         }
         for name in affected.nodes {
+            self.queue.add(Work::Readiness(name.clone()));
             self.queue.add(Work::Node(name));
+        }
+        if affected.readiness_of_all {
+            images_ready::queue_all(self);
         }
     }
 }
@@ -162,6 +167,8 @@ pub enum Work {
     ListJob(JobKey),
     /// Clean up this NodeImage's expired and orphaned tags.
     Node(String),
+    /// Bring this NodeImage's ImagesReady condition up to date.
+    Readiness(String),
 }
 
 impl std::fmt::Display for Work {
@@ -170,6 +177,7 @@ impl std::fmt::Display for Work {
             Work::PullJob(key) => write!(f, "imagepulljob {key}"),
             Work::ListJob(key) => write!(f, "imagelistpulljob {key}"),
             Work::Node(name) => write!(f, "nodeimage {name}"),
+            Work::Readiness(name) => write!(f, "nodeimage {name} readiness"),
         }
     }
 }
@@ -311,6 +319,7 @@ async fn work_once(ctx: &Context, key: &Work) {
             Work::PullJob(job) => reconcile::reconcile(ctx, job).await,
             Work::ListJob(list) => list_job::reconcile(ctx, list).await,
             Work::Node(name) => node_cleanup::reconcile(ctx, name).await,
+            Work::Readiness(name) => images_ready::reconcile(ctx, name).await,
         }
     };
     match AssertUnwindSafe(run).catch_unwind().await {

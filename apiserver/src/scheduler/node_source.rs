@@ -28,6 +28,11 @@ pub trait NodeSource: Send + Sync + fmt::Debug {
     /// Every node, sorted by name.
     fn nodes(&self) -> Vec<Node>;
 
+    /// The node `name`, if in the inventory.
+    fn node(&self, name: &str) -> Option<Node> {
+        self.nodes().into_iter().find(|node| node.name == name)
+    }
+
     /// Whether jobs can target nodes through `podSelector` (needs the main cluster's Pods).
     /// When not, such jobs report so in their status.
     fn supports_pod_selector(&self) -> bool;
@@ -88,6 +93,17 @@ impl NodeSource for RegisteredNodes {
             .collect()
     }
 
+    fn node(&self, name: &str) -> Option<Node> {
+        let node = self.cache.lock().node(name)?.object;
+        if node.metadata.deletion_timestamp.is_some() {
+            return None;
+        }
+        Some(Node {
+            name: name.to_owned(),
+            labels: node.metadata.labels.clone().unwrap_or_default(),
+        })
+    }
+
     fn supports_pod_selector(&self) -> bool {
         false
     }
@@ -115,5 +131,6 @@ pub(super) async fn forward_changes(
                 ctx.queue.add(Work::PullJob(key));
             }
         }
+        super::images_ready::queue_all(&ctx);
     }
 }

@@ -26,6 +26,27 @@ pub fn resolve_targets(
     Some(with_pods)
 }
 
+/// Whether `template` (of a job in `namespace`) targets the node `name`, or `None` while that
+/// cannot be known yet: [`resolve_targets`] for one node, without listing the others.
+pub fn targets_node(
+    template: &ImagePullJobTemplate,
+    namespace: &str,
+    name: &str,
+    source: &dyn NodeSource,
+) -> Option<bool> {
+    let Some(node) = source.node(name) else {
+        return Some(false);
+    };
+    match &template.pod_selector {
+        Some(pod_selector) => Some(
+            source
+                .pod_selector_nodes(namespace, &pod_selector.label_selector)?
+                .contains(name),
+        ),
+        None => Some(!target_nodes(template, std::slice::from_ref(&node)).is_empty()),
+    }
+}
+
 /// The names of the nodes among `nodes` that `template` selects, sorted: `selector.names`
 /// (names with no node skipped), a label selector over node labels (the empty selector
 /// matches every node), or every node when there is no selector. `podSelector` is resolved

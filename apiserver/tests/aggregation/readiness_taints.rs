@@ -3,7 +3,8 @@
 //! `prepull.io/required-for-readiness: "true"`) pulls an image through a real agent and
 //! containerd: the taint goes once it succeeded. On the second, the required job's image does
 //! not exist: the taint stays and the Node gets a Warning Event naming the job and the cause.
-//! The third has no required job: its taint goes as soon as it has its NodeImage.
+//! The third has no required job: its taint goes as soon as it has its NodeImage. Each
+//! NodeImage's ImagesReady condition says the same.
 
 use std::time::Duration;
 
@@ -103,6 +104,25 @@ pub async fn a_tainted_node_loses_the_taint_once_its_required_images_are_in(env:
         taints(env, FAILS).await.contains(TAINT),
         "the node whose required pull failed keeps the taint"
     );
+    // The state the taint follows, on each NodeImage.
+    for (node, wanted) in [
+        (SUCCEEDS, "True RequiredImagesPulled"),
+        (FAILS, "False RequiredImageFailed"),
+        (NOTHING_REQUIRED, "True NoRequiredImages"),
+    ] {
+        let condition = ok(
+            &env.admin,
+            &[
+                "get",
+                "nodeimage",
+                node,
+                "-o",
+                "jsonpath={.status.conditions[0].status} {.status.conditions[0].reason}",
+            ],
+        )
+        .await;
+        assert_eq!(condition.trim(), wanted, "{node}'s ImagesReady");
+    }
 
     for agent in agents {
         agent.stop().await;

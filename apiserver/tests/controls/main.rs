@@ -6,6 +6,7 @@
 //! --test controls [FILTER]` runs the cases whose names contain FILTER and prints the logs of
 //! every process when one fails.
 
+mod images_ready;
 mod registry_budget;
 
 use std::process::ExitCode;
@@ -19,9 +20,10 @@ use prepull_testbed::system::{Binaries, System};
 const NODES: [&str; 6] = ["node-1", "node-2", "node-3", "node-4", "node-5", "node-6"];
 
 fn main() -> ExitCode {
-    let cases: [Case<System>; 2] = [
+    let cases: [Case<System>; 3] = [
         case!(registry_budget::three_jobs_on_one_registry_never_pull_more_than_the_budget_at_once),
         case!(registry_budget::a_never_jobs_repulls_are_held_to_the_budget),
+        case!(images_ready::images_ready_follows_the_required_jobs_of_each_node),
     ];
     let dir = tempfile::Builder::new()
         .prefix("prepull-controls-")
