@@ -75,11 +75,11 @@ pub fn verdict<'a>(
     jobs: impl IntoIterator<Item = (&'a JobKey, &'a ImagePullJob)>,
     ready_before: bool,
 ) -> Verdict {
-    let mut counted = 0;
+    let mut counted: usize = 0;
     let mut waiting = Vec::new();
     let mut failures = Vec::new();
     for (key, job) in jobs {
-        counted += 1;
+        counted = counted.saturating_add(1);
         let Ok(reference) = ImageReference::parse(&job.spec.image) else {
             continue;
         };

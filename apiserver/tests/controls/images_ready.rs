@@ -41,7 +41,7 @@ pub async fn images_ready_follows_the_required_jobs_of_each_node(
     let untouched =
         get_json(kubectl, &["nodeimage", "node-3"]).await?["status"]["conditions"].clone();
 
-    let mut transitions = watch_condition(kubectl, "node-1")?;
+    let transitions = watch_condition(kubectl, "node-1")?;
     let image = system.push_image("controls/required", "v1").await?;
     // Paused first: node-1 waits for a job that has not reached it yet.
     apply(kubectl, &required_job("required-new", &image, "node-1", 0)).await?;

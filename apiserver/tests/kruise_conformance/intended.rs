@@ -37,6 +37,11 @@ pub const DIFFERENCES: &[(&str, &str, &str)] = &[
     ),
     (
         "nodeimage/*",
+        "status.conditions[0].*",
+        "ours, additive: the ImagesReady condition (readiness; `kubectl wait --for=condition=ImagesReady`)",
+    ),
+    (
+        "nodeimage/*",
         "spec.images.REGISTRY/demo/hello.sandboxConfig.*",
         "OpenKruise overwrites the image's sandboxConfig with the last synced job's (here: none); ours keeps the job's",
     ),
