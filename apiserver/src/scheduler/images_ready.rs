@@ -223,6 +223,11 @@ pub(super) async fn reconcile(ctx: &Context, name: &str) -> Result<(), ApiError>
     if node_image.metadata.deletion_timestamp.is_some() {
         return Ok(());
     }
+    // Not judged before the node is in the inventory (cluster mode: its Node seen): no job
+    // could be seen targeting it yet. The inventory's change queues it again.
+    if ctx.nodes.node(name).is_none() {
+        return Ok(());
+    }
     let required = ctx.cache().required_jobs();
     let mut targeting: Vec<(&JobKey, &ImagePullJob)> = Vec::new();
     for (key, job) in &required {
@@ -254,16 +259,15 @@ pub(super) async fn reconcile(ctx: &Context, name: &str) -> Result<(), ApiError>
     Ok(())
 }
 
-/// Queues every NodeImage's condition (a required job changed, or the nodes' inventory did),
-/// when any job is required.
+/// Queues the NodeImages whose condition may differ (a required job changed, or the nodes'
+/// inventory did): every one when any job is required, else those not judged yet.
 pub(super) fn queue_all(ctx: &Context) {
     let names: Vec<String> = {
         let cache = ctx.cache();
-        if cache.required_jobs().is_empty() {
-            return;
-        }
+        let any_required = !cache.required_jobs().is_empty();
         cache
             .nodes()
+            .filter(|n| any_required || images_ready(&n.object).is_none())
             .filter_map(|n| n.object.metadata.name.clone())
             .collect()
     };
