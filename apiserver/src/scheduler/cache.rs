@@ -104,6 +104,14 @@ impl Cache {
             .collect()
     }
 
+    /// Whether any job is required for readiness (see [`Cache::required_jobs`]).
+    pub fn has_required_jobs(&self) -> bool {
+        self.jobs.values().any(|job| {
+            images_ready::is_required(&job.object)
+                && job.object.metadata.deletion_timestamp.is_none()
+        })
+    }
+
     /// Names of the NodeImages with a tag owned by a job named `key`.
     pub fn nodes_owned_by(&self, key: &JobKey) -> BTreeSet<String> {
         self.nodes_by_owner.get(key).cloned().unwrap_or_default()

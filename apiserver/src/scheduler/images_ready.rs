@@ -259,15 +259,29 @@ pub(super) async fn reconcile(ctx: &Context, name: &str) -> Result<(), ApiError>
     Ok(())
 }
 
-/// Queues the NodeImages whose condition may differ (a required job changed, or the nodes'
-/// inventory did): every one when any job is required, else those not judged yet.
-pub(super) fn queue_all(ctx: &Context) {
+/// What made the NodeImages' conditions worth judging again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Trigger {
+    /// A required job came, went or changed: every node.
+    RequiredJob,
+    /// The set of nodes or their labels: every node while any job is required, else those not
+    /// judged yet (their Node may just have entered the inventory).
+    Nodes,
+    /// Pods (what `podSelector` targets): every node while any job is required.
+    Pods,
+}
+
+/// Queues the NodeImages whose condition `trigger` may change.
+pub(super) fn queue_all(ctx: &Context, trigger: Trigger) {
     let names: Vec<String> = {
         let cache = ctx.cache();
-        let any_required = !cache.required_jobs().is_empty();
+        let every = trigger == Trigger::RequiredJob || cache.has_required_jobs();
+        if !every && trigger == Trigger::Pods {
+            return;
+        }
         cache
             .nodes()
-            .filter(|n| any_required || images_ready(&n.object).is_none())
+            .filter(|n| every || images_ready(&n.object).is_none())
             .filter_map(|n| n.object.metadata.name.clone())
             .collect()
     };

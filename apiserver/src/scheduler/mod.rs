@@ -153,7 +153,7 @@ impl Context {
             self.queue.add(Work::Node(name));
         }
         if affected.readiness_of_all {
-            images_ready::queue_all(self);
+            images_ready::queue_all(self, images_ready::Trigger::RequiredJob);
         }
     }
 }

@@ -14,6 +14,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::cache::Cache;
+use super::images_ready::{self, Trigger};
 use super::{Context, Work};
 
 /// A node a job can target.
@@ -131,6 +132,11 @@ pub(super) async fn forward_changes(
                 ctx.queue.add(Work::PullJob(key));
             }
         }
-        super::images_ready::queue_all(&ctx);
+        let trigger = if namespace.is_some() {
+            Trigger::Pods
+        } else {
+            Trigger::Nodes
+        };
+        images_ready::queue_all(&ctx, trigger);
     }
 }
