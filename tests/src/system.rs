@@ -110,7 +110,8 @@ pub struct Process {
 }
 
 impl Process {
-    fn spawn(command: Command, log: PathBuf) -> anyhow::Result<Process> {
+    /// Spawns `command` with its stdout and stderr appended to `log`.
+    pub fn spawn(command: Command, log: PathBuf) -> anyhow::Result<Process> {
         let std = command.as_std();
         let program = std.get_program().to_owned();
         let args = std.get_args().map(OsStr::to_owned).collect();

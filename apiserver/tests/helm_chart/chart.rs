@@ -1,6 +1,6 @@
 //! The chart on a real kube-apiserver: lint, schema errors, server-side dry runs of its
 //! storage variants, the same objects as `kubectl kustomize manifests/`, and a real
-//! `helm install`, `upgrade` and `uninstall`.
+//! `helm install` whose workloads run and complete a job, `upgrade` and `uninstall`.
 
 use std::path::Path;
 
@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::helm::{Helm, chart_dir};
 use crate::objects::{decode, differences, parse_embedded_yaml};
 
-const NAMESPACE: &str = "prepull-system";
+pub const NAMESPACE: &str = "prepull-system";
 
 /// The TLS files `prepull-apiserver certs` writes, as chart values.
 const TLS_FILES: [(&str, &str); 8] = [
@@ -49,7 +49,8 @@ fn copy_dir(from: &Path, to: &Path) {
 pub async fn the_chart_matches_the_manifests_and_installs_upgrades_and_uninstalls() {
     let dir = tempfile::tempdir().unwrap();
     let etcd = Etcd::start().await.expect("etcd starts");
-    let kube = KubeApiserver::start(&etcd)
+    // Aggregator routing: kube-apiserver dials the Service's endpoints (no kube-proxy here).
+    let kube = KubeApiserver::start_with_args(&etcd, &["--enable-aggregator-routing=true"])
         .await
         .expect("kube-apiserver starts");
     let kubectl = kube.kubectl();
@@ -165,7 +166,7 @@ pub async fn the_chart_matches_the_manifests_and_installs_upgrades_and_uninstall
         KubeControllerManager::start_with_controllers(&kube, &["clusterrole-aggregation"])
             .await
             .expect("kube-controller-manager starts");
-    install_upgrade_uninstall(&helm, &chart, &kubectl).await;
+    install_upgrade_uninstall(&helm, &chart, &kube, &kubectl).await;
     drop(controller_manager);
     drop(kube);
     drop(etcd);
@@ -245,7 +246,12 @@ const RELEASE_KINDS: &str = "deployments,daemonsets,statefulsets,services,secret
 serviceaccounts,roles,rolebindings,networkpolicies,clusterroles,clusterrolebindings,\
 apiservices,persistentvolumeclaims";
 
-async fn install_upgrade_uninstall(helm: &Helm, chart: &str, kubectl: &Kubectl) {
+async fn install_upgrade_uninstall(
+    helm: &Helm,
+    chart: &str,
+    kube: &KubeApiserver,
+    kubectl: &Kubectl,
+) {
     let out = helm
         .ok(&[
             "install",
@@ -299,6 +305,9 @@ async fn install_upgrade_uninstall(helm: &Helm, chart: &str, kubectl: &Kubectl) 
     ] {
         wait_for_aggregated_rule(kubectl, role, resource, verb, true).await;
     }
+
+    // The release's own objects run, and a job completes through kube-apiserver.
+    crate::release_run::a_job_completes_on_the_installed_release(kube, kubectl).await;
 
     // An upgrade with a changed value changes it and keeps the certificates.
     let out = helm

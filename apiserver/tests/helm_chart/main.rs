@@ -11,6 +11,7 @@ mod helm;
 mod monitoring;
 mod objects;
 mod promql;
+mod release_run;
 mod tls;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
